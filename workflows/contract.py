@@ -1,0 +1,326 @@
+"""The public contract: every payload that crosses the workflow's boundary, as pydantic models.
+
+Other services (in any language) send these as JSON. Field names and enum values are stable; new fields are
+added as optional. Inputs refuse unknown fields so that a typo ("check_in_evry") is an error, not a silent
+default.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    computed_field,
+    model_validator,
+)
+
+from workflows.durations import parse_duration
+
+WORKFLOW_TYPE = "Mentorship"
+DEFAULT_TASK_QUEUE = "mentorship"
+
+
+class Role(StrEnum):
+    MENTOR = "mentor"
+    MENTEE = "mentee"
+
+    @property
+    def other(self) -> Role:
+        return Role.MENTEE if self is Role.MENTOR else Role.MENTOR
+
+
+class Audience(StrEnum):
+    """Who a notification is addressed to."""
+
+    MENTOR = "mentor"
+    MENTEE = "mentee"
+    COORDINATOR = "coordinator"
+
+
+class Stage(StrEnum):
+    INVITED = "invited"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"
+    COMPLETED = "completed"
+
+    @property
+    def is_open(self) -> bool:
+        return self in (Stage.INVITED, Stage.ACTIVE, Stage.PAUSED)
+
+
+def _duration(value: str) -> str:
+    parse_duration(value)
+    return value
+
+
+# Ids end up in workflow ids and search attributes: short, plain, never an email address.
+ParticipantId = Annotated[
+    str,
+    StringConstraints(max_length=64, pattern=r"^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$"),
+    Field(
+        description="Stable id of a person in the caller's system: letters and digits, single '.', '_' or '-' "
+        "between them (so '--' never occurs in an id and can separate two ids)"
+    ),
+]
+# No control characters: names go into mail headers.
+PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120, pattern=r"^[^\x00-\x1f\x7f]+$")]
+IsoDuration = Annotated[str, AfterValidator(_duration), Field(description="ISO 8601 duration, e.g. 'P14D'")]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+FocusArea = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
+class Person(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: ParticipantId
+    name: PersonName
+    email: EmailStr
+
+
+class Invitation(BaseModel):
+    """What starts a mentorship. Either side may send it; ``initiated_by`` says which."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mentor: Person
+    mentee: Person
+    initiated_by: Role
+    message: Text | None = None
+    focus_areas: list[FocusArea] = Field(default_factory=list, max_length=10)
+    coordinator: Person | None = Field(
+        default=None, description="Told when check-ins are missed in a row; optional"
+    )
+    remind_after: IsoDuration = Field(default="P3D", description="Invitation reminder interval")
+    invitation_reminders: int = Field(default=2, ge=0, le=10, description="Reminders at most, before expiry")
+    respond_within: IsoDuration = Field(default="P14D", description="The invitation expires after this")
+    check_in_every: IsoDuration = "P14D"
+    check_in_grace: IsoDuration = Field(default="P3D", description="Follow-up nudge this long after a due date")
+    escalate_after_missed: int = Field(default=2, ge=1, le=52, description="Missed check-ins in a row")
+    term: IsoDuration | None = Field(default=None, description="Optional length, counted from acceptance")
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Invitation:
+        if self.mentor.id == self.mentee.id:
+            raise ValueError(f"mentor and mentee must be two people, both are {self.mentor.id!r}")
+        if self.coordinator is not None and self.coordinator.id in (self.mentor.id, self.mentee.id):
+            raise ValueError("the coordinator must be someone other than the mentor and the mentee")
+        grace = parse_duration(self.check_in_grace).approximate()
+        if grace >= parse_duration(self.check_in_every).approximate():
+            raise ValueError(
+                f"check_in_grace ({self.check_in_grace}) must be shorter than check_in_every "
+                f"({self.check_in_every}), or the follow-up would come after the next check-in is due"
+            )
+        return self
+
+    def person(self, role: Role) -> Person:
+        return self.mentor if role is Role.MENTOR else self.mentee
+
+    @property
+    def invitee(self) -> Role:
+        return self.initiated_by.other
+
+    def role_of(self, participant_id: str) -> Role | None:
+        if participant_id == self.mentor.id:
+            return Role.MENTOR
+        if participant_id == self.mentee.id:
+            return Role.MENTEE
+        return None
+
+
+def workflow_id_for(mentor_id: str, mentee_id: str) -> str:
+    """One open mentorship per pair and direction: the engine deduplicates on this id."""
+    return f"mentorship-{mentor_id}--{mentee_id}"
+
+
+# --- Actions: one input object each; the same names serve as signals and as updates. -------------------
+
+
+class _Action(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    by: ParticipantId = Field(description="Id of the participant who acts")
+
+
+class AcceptInput(_Action):
+    note: Text | None = None
+
+
+class DeclineInput(_Action):
+    reason: Text | None = None
+
+
+class WithdrawInput(_Action):
+    reason: Text | None = None
+
+
+class CheckInInput(_Action):
+    note: Text | None = None
+    rating: int | None = Field(default=None, ge=1, le=5, description="How useful it was, 1 to 5")
+
+
+class PauseInput(_Action):
+    reason: Text | None = None
+    until: AwareDatetime | None = Field(default=None, description="Resume by itself at this time (ISO 8601)")
+
+
+class ResumeInput(_Action):
+    note: Text | None = None
+
+
+ACTION_INPUTS: dict[str, type[_Action]] = {
+    "accept": AcceptInput,
+    "decline": DeclineInput,
+    "withdraw": WithdrawInput,
+    "check_in": CheckInInput,
+    "pause": PauseInput,
+    "resume": ResumeInput,
+}
+
+
+# --- What the workflow tells: query `status`, update results, the workflow result. ---------------------
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    event: str
+    by: str | None = None
+    detail: str | None = None
+
+
+class CheckIn(BaseModel):
+    number: int
+    at: datetime
+    by: str
+    note: str | None = None
+    rating: int | None = None
+
+
+class NotificationFailure(BaseModel):
+    at: datetime
+    step: str
+    to: Audience
+    error: str
+
+
+class RefusedSignal(BaseModel):
+    at: datetime
+    signal: str
+    by: str | None
+    reason: str
+
+
+class MentorshipStatus(BaseModel):
+    """The whole state of one mentorship: answered by the `status` query and carried across continue-as-new."""
+
+    workflow_id: str
+    stage: Stage
+    invitation: Invitation
+    invited_at: datetime
+    expires_at: datetime | None = None
+    invitation_reminders_sent: int = 0
+    accepted_at: datetime | None = None
+    ended_at: datetime | None = None
+    term_ends_at: datetime | None = None
+    paused_until: datetime | None = None
+    cycle: int = Field(default=1, description="Number of the check-in currently due")
+    next_check_in_due: datetime | None = None
+    cycle_reminded: bool = False
+    cycle_nudged: bool = False
+    check_ins: list[CheckIn] = Field(default_factory=list)
+    missed_in_a_row: int = 0
+    missed_total: int = 0
+    at_risk: bool = False
+    waiting_for: str = ""
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+    notifications_sent: int = 0
+    notification_failures: list[NotificationFailure] = Field(default_factory=list)
+    refused_signals: list[RefusedSignal] = Field(default_factory=list)
+    wrap_up_sent: bool = False
+
+    # Top-level views for callers reading the JSON; recomputed, never read back.
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def initiated_by(self) -> Role:
+        return self.invitation.initiated_by
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def mentor(self) -> Person:
+        return self.invitation.mentor
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def mentee(self) -> Person:
+        return self.invitation.mentee
+
+
+class MentorshipInput(Invitation):
+    """The workflow's input: an invitation, plus what the workflow itself carries across continue-as-new."""
+
+    carried: MentorshipStatus | None = Field(
+        default=None, description="Set by the workflow on continue-as-new; callers leave it out"
+    )
+    history_event_limit: int | None = Field(
+        default=None,
+        ge=50,
+        description="Continue as new past this many history events (operations knob; default: the server's hint)",
+    )
+
+    def invitation(self) -> Invitation:
+        return Invitation.model_validate(self.model_dump(exclude={"carried", "history_event_limit"}))
+
+
+# --- Notifications: what the workflow asks the email activity to send. ----------------------------------
+
+
+class Notice(StrEnum):
+    INVITATION = "invitation"
+    INVITATION_SENT = "invitation_sent"
+    INVITATION_REMINDER = "invitation_reminder"
+    MENTORSHIP_STARTED = "mentorship_started"
+    INVITATION_DECLINED = "invitation_declined"
+    INVITATION_EXPIRED = "invitation_expired"
+    INVITATION_WITHDRAWN = "invitation_withdrawn"
+    CHECK_IN_DUE = "check_in_due"
+    CHECK_IN_NUDGE = "check_in_nudge"
+    AT_RISK = "at_risk"
+    BACK_ON_TRACK = "back_on_track"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    WITHDRAWN = "withdrawn"
+    WRAP_UP = "wrap_up"
+
+
+class Notification(BaseModel):
+    """One message to one person. ``step`` is stable for the mentorship, so a retried send keeps its Message-ID."""
+
+    kind: Notice
+    workflow_id: str
+    mentorship_key: str = Field(description="Unique per mentorship, even when a pair's workflow id is reused")
+    step: str
+    to: Audience
+    recipient: Person
+    invitation: Invitation
+    actor: Role | None = Field(default=None, description="Who did what this notice reports")
+    at: datetime | None = Field(default=None, description="The moment the notice is about (due, expiry, ...)")
+    check_in_number: int | None = None
+    missed_in_a_row: int | None = None
+    text: str | None = Field(default=None, description="A note or reason a participant wrote")
+    mutual: bool = False
+
+
+class SendReceipt(BaseModel):
+    message_id: str
+    accepted: list[str]

@@ -1,0 +1,70 @@
+"""ISO 8601 durations as the contract carries them ("P14D", "PT30S", "P6M").
+
+Calendar parts (years, months) are kept apart from exact parts so that "P1M" after 31 January lands on the last
+day of February, as a person would expect, instead of after a fixed 30 days. Pure code: safe in the workflow
+sandbox (no zoneinfo, no clock).
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+_PATTERN = re.compile(
+    r"^P(?!$)"
+    r"(?:(?P<years>\d+)Y)?"
+    r"(?:(?P<months>\d+)M)?"
+    r"(?:(?P<weeks>\d+)W)?"
+    r"(?:(?P<days>\d+)D)?"
+    r"(?:T(?=\d)"
+    r"(?:(?P<hours>\d+)H)?"
+    r"(?:(?P<minutes>\d+)M)?"
+    r"(?:(?P<seconds>\d+(?:\.\d+)?)S)?"
+    r")?$"
+)
+
+
+@dataclass(frozen=True)
+class Duration:
+    months: int
+    exact: timedelta
+
+    def after(self, start: datetime) -> datetime:
+        """The moment this duration after ``start``: calendar months first, then the exact part."""
+        if self.months:
+            month_index = start.month - 1 + self.months
+            year = start.year + month_index // 12
+            month = month_index % 12 + 1
+            day = min(start.day, calendar.monthrange(year, month)[1])
+            start = start.replace(year=year, month=month, day=day)
+        return start + self.exact
+
+    def approximate(self) -> timedelta:
+        """A fixed-length stand-in (a month as 30 days), only for comparing durations with each other."""
+        return timedelta(days=30 * self.months) + self.exact
+
+
+def parse_duration(text: str) -> Duration:
+    """Parse an ISO 8601 duration; raise ValueError saying what is wrong."""
+    match = _PATTERN.match(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError(
+            f"{text!r} is not an ISO 8601 duration; write it like 'P14D' (14 days), 'PT30S' (30 seconds), "
+            "'P1M' (one calendar month) or 'P1DT12H'"
+        )
+    parts = {name: float(value) if value else 0.0 for name, value in match.groupdict().items()}
+    duration = Duration(
+        months=int(parts["years"]) * 12 + int(parts["months"]),
+        exact=timedelta(
+            weeks=parts["weeks"],
+            days=parts["days"],
+            hours=parts["hours"],
+            minutes=parts["minutes"],
+            seconds=parts["seconds"],
+        ),
+    )
+    if duration.months == 0 and duration.exact <= timedelta(0):
+        raise ValueError(f"{text!r} is zero; a duration here must be longer than that")
+    return duration
