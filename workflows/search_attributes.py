@@ -1,0 +1,31 @@
+"""Custom search attributes: how operators find mentorships in the Temporal UI.
+
+Only ids, stages, times and counts: search attributes are never encrypted, so no names or email addresses.
+Every server the project starts registers these (see ``SEARCH_ATTRIBUTE_TYPES``); an existing cluster needs
+the ``temporal operator search-attribute create`` commands listed in the README.
+"""
+
+from __future__ import annotations
+
+from temporalio.common import SearchAttributeKey
+
+STAGE = SearchAttributeKey.for_keyword("MentorshipStage")
+MENTOR_ID = SearchAttributeKey.for_keyword("MentorId")
+MENTEE_ID = SearchAttributeKey.for_keyword("MenteeId")
+INITIATED_BY = SearchAttributeKey.for_keyword("InitiatedBy")
+NEXT_CHECK_IN_AT = SearchAttributeKey.for_datetime("NextCheckInAt")
+MISSED_CHECK_INS = SearchAttributeKey.for_int("MissedCheckIns")
+AT_RISK = SearchAttributeKey.for_bool("AtRisk")
+
+ALL_KEYS = (STAGE, MENTOR_ID, MENTEE_ID, INITIATED_BY, NEXT_CHECK_IN_AT, MISSED_CHECK_INS, AT_RISK)
+
+# Name -> type as the Temporal CLI spells it (`--search-attribute Name=Type`).
+SEARCH_ATTRIBUTE_TYPES: dict[str, str] = {
+    "MentorshipStage": "Keyword",
+    "MentorId": "Keyword",
+    "MenteeId": "Keyword",
+    "InitiatedBy": "Keyword",
+    "NextCheckInAt": "Datetime",
+    "MissedCheckIns": "Int",
+    "AtRisk": "Bool",
+}
