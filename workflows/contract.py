@@ -75,10 +75,14 @@ ParticipantId = Annotated[
     ),
 ]
 # No control characters: names go into mail headers.
-PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120, pattern=r"^[^\x00-\x1f\x7f]+$")]
+PersonName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
 IsoDuration = Annotated[str, AfterValidator(_duration), Field(description="ISO 8601 duration, e.g. 'P14D'")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
-FocusArea = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80, pattern=r"^[^\x00-\x1f\x7f]+$")]
+FocusArea = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
 
 
 class Person(BaseModel):
@@ -99,9 +103,7 @@ class Invitation(BaseModel):
     initiated_by: Role
     message: Text | None = None
     focus_areas: list[FocusArea] = Field(default_factory=list, max_length=10)
-    coordinator: Person | None = Field(
-        default=None, description="Told when check-ins are missed in a row; optional"
-    )
+    coordinator: Person | None = Field(default=None, description="Told when check-ins are missed in a row; optional")
     remind_after: IsoDuration = Field(default="P3D", description="Invitation reminder interval")
     invitation_reminders: int = Field(default=2, ge=0, le=10, description="Reminders at most, before expiry")
     respond_within: IsoDuration = Field(default="P14D", description="The invitation expires after this")

@@ -1,0 +1,581 @@
+"""What each notification says, as plain text and as HTML: pure functions, no I/O.
+
+A message is first built as a few neutral blocks (paragraphs, a quoted note, a list, action links) and then
+rendered twice, so the text and HTML versions cannot drift apart. Every string that reaches the HTML goes
+through ``html.escape``: names, notes and focus areas are typed by people, and escaping everything (not only
+the fields known to be user input) means a new notice cannot forget it.
+"""
+
+from __future__ import annotations
+
+import html
+import string
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
+
+from config import Settings
+from workflows.contract import Audience, Invitation, Notice, Notification, Person, Role
+from workflows.durations import parse_duration
+
+LINK_PLACEHOLDERS = frozenset({"workflow_id", "action", "participant_id"})
+
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    subject: str
+    text: str
+    html: str
+
+
+# --- Small humanizers -----------------------------------------------------------------------------------
+
+
+def format_when(moment: datetime) -> str:
+    """'Tue 9 Dec 2026, 14:00 UTC', in English whatever the worker's locale (so not strftime's %a/%b)."""
+    if moment.tzinfo is None:
+        # The workflow works in UTC; a naive value can only have come from there.
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
+    return (
+        f"{_WEEKDAYS[moment.weekday()]} {moment.day} {_MONTHS[moment.month - 1]} {moment.year}, "
+        f"{moment:%H:%M} UTC"
+    )
+
+
+def _count(number: int | float, unit: str) -> str:
+    shown = f"{number:g}"
+    return f"{shown} {unit}" if shown == "1" else f"{shown} {unit}s"
+
+
+def _join(parts: list[str]) -> str:
+    if len(parts) <= 1:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _duration_parts(value: str) -> list[str]:
+    duration = parse_duration(value)
+    parts: list[str] = []
+    years, months = divmod(duration.months, 12)
+    if years:
+        parts.append(_count(years, "year"))
+    if months:
+        parts.append(_count(months, "month"))
+    rest = duration.exact
+    days = rest.days
+    if days:
+        weeks, leftover = divmod(days, 7)
+        # "2 weeks" reads better than "14 days", but "10 days" better than "1 week and 3 days".
+        if weeks and not leftover:
+            parts.append(_count(weeks, "week"))
+        else:
+            parts.append(_count(days, "day"))
+    seconds = rest - timedelta(days=days)
+    hours, remainder = divmod(seconds, timedelta(hours=1))
+    minutes, remainder = divmod(remainder, timedelta(minutes=1))
+    if hours:
+        parts.append(_count(hours, "hour"))
+    if minutes:
+        parts.append(_count(minutes, "minute"))
+    if remainder:
+        parts.append(_count(remainder.total_seconds(), "second"))
+    return parts
+
+
+def humanize_duration(value: str) -> str:
+    """'P14D' -> '2 weeks', 'P10D' -> '10 days', 'P1M' -> '1 month', 'P1DT12H' -> '1 day and 12 hours'."""
+    return _join(_duration_parts(value))
+
+
+def humanize_every(value: str) -> str:
+    """'P14D' -> 'every 2 weeks', 'P7D' -> 'every week', 'P1M' -> 'every month'."""
+    parts = _duration_parts(value)
+    if len(parts) == 1 and parts[0].startswith("1 "):
+        return "every " + parts[0][2:]
+    return "every " + _join(parts)
+
+
+# --- Links ----------------------------------------------------------------------------------------------
+
+
+def check_link_template(template: str) -> None:
+    """Raise ValueError if the template names a placeholder we cannot fill (so the worker fails at start)."""
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as exc:
+        raise ValueError(f"MENTORSHIP_LINK_TEMPLATE is not a valid template: {exc}") from exc
+    unknown = fields - LINK_PLACEHOLDERS
+    if unknown:
+        raise ValueError(
+            f"MENTORSHIP_LINK_TEMPLATE uses unknown placeholders {sorted(unknown)}; "
+            f"only {{workflow_id}}, {{action}} and {{participant_id}} are filled in"
+        )
+
+
+def action_link(settings: Settings, notification: Notification, action: str) -> str | None:
+    template = settings.mentorship_link_template
+    if not template:
+        return None
+    check_link_template(template)
+    return template.format(
+        workflow_id=quote(notification.workflow_id, safe=""),
+        action=quote(action, safe=""),
+        participant_id=quote(notification.recipient.id, safe=""),
+    )
+
+
+# --- Blocks ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Paragraph:
+    text: str
+
+
+@dataclass(frozen=True)
+class _Quote:
+    label: str
+    text: str
+
+
+@dataclass(frozen=True)
+class _Bullets:
+    label: str
+    items: list[str]
+
+
+@dataclass(frozen=True)
+class _Links:
+    links: list[tuple[str, str]]
+
+
+_Block = _Paragraph | _Quote | _Bullets | _Links
+
+
+@dataclass
+class _Draft:
+    subject: str
+    blocks: list[_Block] = field(default_factory=list)
+
+    def para(self, text: str) -> None:
+        self.blocks.append(_Paragraph(text))
+
+    def quote(self, label: str, text: str | None) -> None:
+        if text and text.strip():
+            self.blocks.append(_Quote(label, text.strip()))
+
+    def bullets(self, label: str, items: list[str]) -> None:
+        if items:
+            self.blocks.append(_Bullets(label, items))
+
+    def links(self, links: list[tuple[str, str | None]]) -> None:
+        present = [(label, url) for label, url in links if url]
+        if present:
+            self.blocks.append(_Links(present))
+
+
+_SIGNATURE = "— Mentorships"
+_FOOTER = "This is an automatic message about a mentorship you are part of."
+
+
+def _render_text(greeting: str, draft: _Draft) -> str:
+    chunks = [greeting]
+    for block in draft.blocks:
+        if isinstance(block, _Paragraph):
+            chunks.append(block.text)
+        elif isinstance(block, _Quote):
+            quoted = "\n".join(f"> {line}" if line else ">" for line in block.text.splitlines())
+            chunks.append(f"{block.label}\n{quoted}")
+        elif isinstance(block, _Bullets):
+            chunks.append(block.label + "\n" + "\n".join(f"  - {item}" for item in block.items))
+        else:
+            chunks.append("\n".join(f"{label}: {url}" for label, url in block.links))
+    chunks.append(_SIGNATURE)
+    chunks.append(_FOOTER)
+    return "\n\n".join(chunks) + "\n"
+
+
+def _e(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+_P = '<p style="margin:0 0 16px 0">'
+_BUTTON = (
+    'style="display:inline-block;margin:0 8px 8px 0;padding:8px 16px;border-radius:4px;'
+    'background:#2563eb;color:#ffffff;text-decoration:none"'
+)
+
+
+def _render_html(subject: str, greeting: str, draft: _Draft) -> str:
+    parts = [f"{_P}{_e(greeting)}</p>"]
+    for block in draft.blocks:
+        if isinstance(block, _Paragraph):
+            parts.append(f"{_P}{_e(block.text)}</p>")
+        elif isinstance(block, _Quote):
+            body = "<br>".join(_e(line) for line in block.text.splitlines())
+            parts.append(
+                f"{_P}{_e(block.label)}</p>"
+                '<blockquote style="margin:0 0 16px 0;padding:4px 12px;border-left:3px solid #cbd5e1;'
+                f'color:#334155">{body}</blockquote>'
+            )
+        elif isinstance(block, _Bullets):
+            items = "".join(f"<li>{_e(item)}</li>" for item in block.items)
+            parts.append(f'{_P}{_e(block.label)}</p><ul style="margin:0 0 16px 0">{items}</ul>')
+        else:
+            buttons = "".join(f'<a href="{_e(url)}" {_BUTTON}>{_e(label)}</a>' for label, url in block.links)
+            parts.append(f'<p style="margin:0 0 16px 0">{buttons}</p>')
+    parts.append(f"{_P}{_e(_SIGNATURE)}</p>")
+    parts.append(f'<p style="margin:24px 0 0 0;font-size:12px;color:#64748b">{_e(_FOOTER)}</p>')
+    body = "\n".join(parts)
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{_e(subject)}</title>\n</head>\n"
+        '<body style="font-family:Arial,Helvetica,sans-serif;font-size:15px;line-height:1.5;color:#0f172a">\n'
+        f'<div style="max-width:560px">\n{body}\n</div>\n</body>\n</html>\n'
+    )
+
+
+# --- Who is who -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Cast:
+    """The people of a notification, seen from its recipient."""
+
+    notification: Notification
+
+    @property
+    def invitation(self) -> Invitation:
+        return self.notification.invitation
+
+    @property
+    def role(self) -> Role | None:
+        """The recipient's role; None for the coordinator."""
+        to = self.notification.to
+        if to is Audience.MENTOR:
+            return Role.MENTOR
+        if to is Audience.MENTEE:
+            return Role.MENTEE
+        return None
+
+    @property
+    def other(self) -> Person | None:
+        role = self.role
+        return None if role is None else self.invitation.person(role.other)
+
+    @property
+    def initiator(self) -> Person:
+        return self.invitation.person(self.invitation.initiated_by)
+
+    @property
+    def invitee(self) -> Person:
+        return self.invitation.person(self.invitation.invitee)
+
+    @property
+    def actor(self) -> Person | None:
+        actor = self.notification.actor
+        return None if actor is None else self.invitation.person(actor)
+
+    @property
+    def recipient_acted(self) -> bool:
+        return self.notification.actor is not None and self.notification.actor is self.role
+
+    @property
+    def is_initiator(self) -> bool:
+        return self.role is self.invitation.initiated_by
+
+    @property
+    def pair(self) -> str:
+        """'Ben' for a participant ("your mentorship with Ben"), both names for the coordinator."""
+        other = self.other
+        if other is not None:
+            return other.name
+        return f"{self.invitation.mentor.name} and {self.invitation.mentee.name}"
+
+    def the_mentorship(self) -> str:
+        other = self.other
+        if other is not None:
+            return f"your mentorship with {other.name}"
+        return f"the mentorship between {self.invitation.mentor.name} (mentor) and {self.invitation.mentee.name} (mentee)"
+
+
+def _capitalized(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _cadence(invitation: Invitation) -> str:
+    return humanize_every(invitation.check_in_every)
+
+
+def _term_sentence(invitation: Invitation) -> str | None:
+    if invitation.term is None:
+        return None
+    return f"The mentorship is planned to run for {humanize_duration(invitation.term)}."
+
+
+# --- One function per notice ----------------------------------------------------------------------------
+
+
+def _invitation(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
+    inviter = cast.initiator
+    if n.invitation.initiated_by is Role.MENTOR:
+        ask = f"{inviter.name} would like to be your mentor."
+        subject = f"{inviter.name} would like to mentor you"
+    else:
+        ask = f"{inviter.name} would like you to be their mentor."
+        subject = f"{inviter.name} would like you to be their mentor"
+    draft = _Draft(subject)
+    draft.para(ask)
+    draft.quote(f"Their message to you:", n.invitation.message)
+    draft.bullets("What they would like to focus on:", n.invitation.focus_areas)
+    plan = f"If you accept, you will check in together {_cadence(n.invitation)}."
+    term = _term_sentence(n.invitation)
+    draft.para(plan if term is None else f"{plan} {term}")
+    _answer(draft, n, settings)
+    return draft
+
+
+def _answer(draft: _Draft, n: Notification, settings: Settings) -> None:
+    if n.at is not None:
+        draft.para(f"Please answer by {format_when(n.at)}; the invitation expires after that.")
+    draft.links([("Accept", action_link(settings, n, "accept")), ("Decline", action_link(settings, n, "decline"))])
+
+
+def _invitation_sent(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
+    invitee = cast.invitee
+    draft = _Draft(f"Your invitation to {invitee.name} is on its way")
+    draft.para(f"We have sent your mentorship invitation to {invitee.name}.")
+    if n.at is not None:
+        draft.para(f"They have until {format_when(n.at)} to answer. We will let you know as soon as they do.")
+    else:
+        draft.para("We will let you know as soon as they answer.")
+    return draft
+
+
+def _invitation_reminder(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
+    inviter = cast.initiator
+    draft = _Draft(f"Reminder: {inviter.name} is waiting for your answer")
+    draft.para(f"{inviter.name} invited you to a mentorship and is looking forward to your answer.")
+    draft.bullets("What they would like to focus on:", n.invitation.focus_areas)
+    _answer(draft, n, settings)
+    return draft
+
+
+def _mentorship_started(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
+    draft = _Draft(f"{_capitalized(cast.the_mentorship())} has started")
+    if cast.role is None:
+        draft.para(f"{_capitalized(cast.the_mentorship())} has started.")
+    elif n.mutual:
+        draft.para(f"You and {cast.pair} invited each other, so your mentorship starts right away.")
+    elif cast.is_initiator:
+        draft.para(f"{cast.invitee.name} accepted your invitation: your mentorship has started.")
+    else:
+        draft.para(f"You accepted {cast.initiator.name}'s invitation: your mentorship has started.")
+    if not cast.recipient_acted and cast.actor is not None:
+        draft.quote(f"A note from {cast.actor.name}:", n.text)
+    plan = f"You will check in {_cadence(n.invitation)}"
+    draft.para(f"{plan}; the first check-in is due {format_when(n.at)}." if n.at is not None else f"{plan}.")
+    term = _term_sentence(n.invitation)
+    if term is not None:
+        draft.para(term)
+    return draft
+
+
+def _invitation_declined(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
+    invitee, inviter = cast.invitee, cast.initiator
+    if cast.is_initiator:
+        draft = _Draft(f"{invitee.name} declined your invitation")
+        draft.para(f"{invitee.name} has declined your mentorship invitation.")
+        draft.quote("Their reason:", n.text)
+        draft.para("Thank you for reaching out. You are welcome to invite someone else.")
+    elif cast.role is not None:
+        draft = _Draft(f"You declined {inviter.name}'s invitation")
+        draft.para(f"You declined {inviter.name}'s mentorship invitation. We have let them know.")
+        draft.quote("Your reason:", n.text)
+    else:
+        draft = _Draft(f"{invitee.name} declined {inviter.name}'s invitation")
+        draft.para(f"{invitee.name} declined {inviter.name}'s mentorship invitation.")
+        draft.quote("The reason given:", n.text)
+    return draft
+
+
+def _invitation_expired(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
+    invitee, inviter = cast.invitee, cast.initiator
+    when = f" on {format_when(n.at)}" if n.at is not None else ""
+    if cast.is_initiator:
+        draft = _Draft(f"Your invitation to {invitee.name} has expired")
+        draft.para(f"{invitee.name} did not answer your mentorship invitation, and it expired{when}.")
+        draft.para("You are welcome to send a new invitation, to them or to someone else.")
+    elif cast.role is not None:
+        draft = _Draft(f"{inviter.name}'s invitation has expired")
+        draft.para(f"{inviter.name}'s mentorship invitation expired{when} without an answer.")
+        draft.para(f"If you are still interested, you can get in touch with {inviter.name}.")
+    else:
+        draft = _Draft(f"{inviter.name}'s invitation to {invitee.name} has expired")
+        draft.para(f"{inviter.name}'s mentorship invitation to {invitee.name} expired{when} without an answer.")
+    return draft
+
+
+def _invitation_withdrawn(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
+    invitee, inviter = cast.invitee, cast.initiator
+    if cast.is_initiator:
+        draft = _Draft(f"You withdrew your invitation to {invitee.name}")
+        draft.para(f"You withdrew your mentorship invitation to {invitee.name}.")
+        draft.quote("Your reason:", n.text)
+    elif cast.role is not None:
+        draft = _Draft(f"{inviter.name} withdrew their invitation")
+        draft.para(f"{inviter.name} has withdrawn their mentorship invitation; there is nothing you need to do.")
+        draft.quote("Their reason:", n.text)
+    else:
+        draft = _Draft(f"{inviter.name} withdrew their invitation to {invitee.name}")
+        draft.para(f"{inviter.name} withdrew their mentorship invitation to {invitee.name}.")
+        draft.quote("The reason given:", n.text)
+    return draft
+
+
+def _number(n: Notification) -> str:
+    return f"check-in {n.check_in_number}" if n.check_in_number is not None else "your next check-in"
+
+
+def _check_in_due(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
+    which = _number(n)
+    draft = _Draft(f"Time for {which} with {cast.pair}")
+    due = f", due {format_when(n.at)}" if n.at is not None else ""
+    draft.para(f"It's time for {which} with {cast.pair}{due}.")
+    draft.para("Once you have met, one of you records the check-in; it takes a minute.")
+    draft.links([("Record the check-in", action_link(settings, n, "check_in"))])
+    return draft
+
+
+def _check_in_nudge(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
+    which = _number(n)
+    draft = _Draft(f"Reminder: {which} with {cast.pair} is waiting")
+    due = f" was due {format_when(n.at)} and" if n.at is not None else ""
+    draft.para(f"A friendly reminder: {which} with {cast.pair}{due} has not been recorded yet.")
+    draft.para("If you have already met, please record it now; if not, now is a good moment to find a time.")
+    draft.links([("Record the check-in", action_link(settings, n, "check_in"))])
+    return draft
+
+
+def _at_risk(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
+    inv = n.invitation
+    missed = n.missed_in_a_row if n.missed_in_a_row is not None else inv.escalate_after_missed
+    names = f"{inv.mentor.name} and {inv.mentee.name}"
+    draft = _Draft(f"{names} have missed {_count(missed, 'check-in')} in a row")
+    draft.para(
+        f"{inv.mentor.name} (mentor) and {inv.mentee.name} (mentee) have missed "
+        f"{_count(missed, 'check-in')} in a row; they agreed to check in {_cadence(inv)}."
+    )
+    if n.at is not None:
+        draft.para(f"The last missed check-in was due {format_when(n.at)}.")
+    draft.para("A short word from you may help them get back on track.")
+    return draft
+
+
+def _back_on_track(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
+    inv = n.invitation
+    names = f"{inv.mentor.name} and {inv.mentee.name}"
+    draft = _Draft(f"{names} are back on track")
+    recorded = f" (check-in {n.check_in_number})" if n.check_in_number is not None else ""
+    draft.para(
+        f"Good news: {inv.mentor.name} (mentor) and {inv.mentee.name} (mentee) recorded a check-in{recorded} "
+        "after missing some. Nothing more is needed from you."
+    )
+    return draft
+
+
+def _paused(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
+    draft = _Draft(f"{_capitalized(cast.the_mentorship())} is paused")
+    if cast.recipient_acted:
+        who = "You paused"
+    elif cast.actor is not None:
+        who = f"{cast.actor.name} paused"
+    else:
+        who = "We paused"
+    until = f" until {format_when(n.at)}" if n.at is not None else ""
+    draft.para(f"{who} {cast.the_mentorship()}{until}.")
+    draft.quote("Your reason:" if cast.recipient_acted else "The reason given:", n.text)
+    if n.at is not None:
+        draft.para("It will resume by itself then. No check-ins are due while it is paused.")
+    else:
+        draft.para("No check-ins are due while it is paused. Either of you can resume it at any time.")
+    return draft
+
+
+def _resumed(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
+    draft = _Draft(f"{_capitalized(cast.the_mentorship())} has resumed")
+    if cast.recipient_acted:
+        draft.para(f"You resumed {cast.the_mentorship()}.")
+    elif cast.actor is not None:
+        draft.para(f"{cast.actor.name} resumed {cast.the_mentorship()}.")
+    else:
+        draft.para(f"{_capitalized(cast.the_mentorship())} has resumed, as planned.")
+    if not cast.recipient_acted and cast.actor is not None:
+        draft.quote(f"A note from {cast.actor.name}:", n.text)
+    if n.at is not None:
+        draft.para(f"The next check-in is due {format_when(n.at)}.")
+    return draft
+
+
+def _withdrawn(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
+    draft = _Draft(f"{_capitalized(cast.the_mentorship())} has ended")
+    if cast.recipient_acted:
+        draft.para(f"You ended {cast.the_mentorship()}. We have let {cast.pair} know.")
+        draft.quote("Your reason:", n.text)
+    elif cast.actor is not None:
+        draft.para(f"{cast.actor.name} has ended {cast.the_mentorship()}.")
+        draft.quote("Their reason:", n.text)
+    else:
+        draft.para(f"{_capitalized(cast.the_mentorship())} has ended.")
+        draft.quote("The reason given:", n.text)
+    if cast.role is not None:
+        draft.para("Thank you for the time you gave to it.")
+    return draft
+
+
+def _wrap_up(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
+    draft = _Draft(f"{_capitalized(cast.the_mentorship())} has come to an end: how did it go?")
+    when = f" on {format_when(n.at)}" if n.at is not None else ""
+    draft.para(f"The planned term of {cast.the_mentorship()} ended{when}. Thank you for taking part!")
+    if cast.role is not None:
+        draft.para(
+            "We would love to hear how it went: what helped, what you would change, and whether you "
+            f"would like to continue with {cast.pair}. Both of you are asked for feedback; a few lines are enough."
+        )
+    else:
+        draft.para("Both participants have been asked for feedback.")
+    return draft
+
+
+_RENDERERS = {
+    Notice.INVITATION: _invitation,
+    Notice.INVITATION_SENT: _invitation_sent,
+    Notice.INVITATION_REMINDER: _invitation_reminder,
+    Notice.MENTORSHIP_STARTED: _mentorship_started,
+    Notice.INVITATION_DECLINED: _invitation_declined,
+    Notice.INVITATION_EXPIRED: _invitation_expired,
+    Notice.INVITATION_WITHDRAWN: _invitation_withdrawn,
+    Notice.CHECK_IN_DUE: _check_in_due,
+    Notice.CHECK_IN_NUDGE: _check_in_nudge,
+    Notice.AT_RISK: _at_risk,
+    Notice.BACK_ON_TRACK: _back_on_track,
+    Notice.PAUSED: _paused,
+    Notice.RESUMED: _resumed,
+    Notice.WITHDRAWN: _withdrawn,
+    Notice.WRAP_UP: _wrap_up,
+}
+
+
+def render(notification: Notification, settings: Settings) -> RenderedMessage:
+    """The subject and the text and HTML bodies of one notification."""
+    draft = _RENDERERS[notification.kind](notification, _Cast(notification), settings)
+    greeting = f"Hi {notification.recipient.name},"
+    return RenderedMessage(
+        subject=draft.subject,
+        text=_render_text(greeting, draft),
+        html=_render_html(draft.subject, greeting, draft),
+    )

@@ -1,0 +1,774 @@
+"""The mentorship workflow: one durable workflow carries one mentorship from invitation to its end.
+
+Read it as the story of a mentorship:
+
+1. Someone invites (``__init__``): the invitee is asked, the initiator gets a confirmation.
+2. While invited, reminders go to the invitee until the response window closes (``_on_due``). The invitee
+   accepts or declines, the initiator may withdraw, and an invitation from the other side counts as acceptance
+   by both (``invite``).
+3. Once active, a check-in falls due every cadence: both are reminded, nudged after a grace period, and when
+   the next one falls due with none recorded the check-in counts as missed. Enough misses in a row put the
+   mentorship at risk and tell the coordinator. A recorded check-in starts the next cycle.
+4. Either party may pause (optionally until a date) and resume, or withdraw.
+5. An optional term ends with a wrap-up asking both for feedback, then the mentorship is completed.
+
+Handlers only decide: they change the state and queue notifications. The main loop (``run``) sends what is
+queued, keeps the search attributes and current details up to date, waits for the next due moment or the next
+change, and continues as new when the history grows long. All I/O is in activities.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel, ValidationError
+
+    from workflows import search_attributes as sa
+    from workflows.contract import (
+        ACTION_INPUTS,
+        WORKFLOW_TYPE,
+        AcceptInput,
+        Audience,
+        CheckIn,
+        CheckInInput,
+        DeclineInput,
+        Invitation,
+        MentorshipInput,
+        MentorshipStatus,
+        Notice,
+        Notification,
+        NotificationFailure,
+        PauseInput,
+        RefusedSignal,
+        ResumeInput,
+        Role,
+        SendReceipt,
+        Stage,
+        TimelineEntry,
+        WithdrawInput,
+    )
+    from workflows.durations import parse_duration
+
+# The activity's name and its permanent-failure type: the workflow names them instead of importing the
+# activity module, which does I/O and has no place in the sandbox.
+SEND_NOTIFICATION = "send_notification"
+PERMANENT_EMAIL_FAILURE = "PermanentEmailFailure"
+
+EMAIL_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=10),
+    non_retryable_error_types=[PERMANENT_EMAIL_FAILURE],
+)
+# A mail server down for longer than this is recorded as a failed notification; the mentorship goes on.
+EMAIL_GIVE_UP_AFTER = timedelta(hours=24)
+
+
+class Due(StrEnum):
+    """The timed events the workflow waits for."""
+
+    INVITATION_REMINDER = "invitation_reminder"
+    INVITATION_EXPIRY = "invitation_expiry"
+    CHECK_IN_DUE = "check_in_due"
+    CHECK_IN_NUDGE = "check_in_nudge"
+    CHECK_IN_MISSED = "check_in_missed"
+    PAUSE_ENDS = "pause_ends"
+    TERM_ENDS = "term_ends"
+
+
+@dataclass(frozen=True)
+class NextDue:
+    event: Due
+    at: datetime
+    summary: str
+
+
+class Refused(Exception):
+    """An action that does not fit the actor or the stage; the message says why, for a person."""
+
+
+@workflow.defn(name=WORKFLOW_TYPE)
+class Mentorship:
+    @workflow.init
+    def __init__(self, input: MentorshipInput) -> None:
+        self._history_event_limit = input.history_event_limit
+        self._outbox: list[Notification] = []
+        self._sending = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        # Bumped by every change, so the main loop wakes up and re-plans.
+        self._changes = 0
+        self._published: dict[str, Any] = {}
+        if input.carried is not None:
+            self.s = input.carried
+            return
+        now = workflow.now()
+        invitation = input.invitation()
+        initiator = invitation.person(invitation.initiated_by)
+        self.s = MentorshipStatus(
+            workflow_id=workflow.info().workflow_id,
+            stage=Stage.INVITED,
+            invitation=invitation,
+            invited_at=now,
+            expires_at=self._after(invitation.respond_within, now),
+        )
+        self._record("invited", by=initiator.id, detail=f"invited by the {invitation.initiated_by}")
+        self._notify(
+            Notice.INVITATION,
+            "invitation",
+            invitation.invitee,
+            actor=invitation.initiated_by,
+            at=self.s.expires_at,
+            text=invitation.message,
+        )
+        self._notify(Notice.INVITATION_SENT, "invitation-sent", invitation.initiated_by, at=self.s.expires_at)
+
+    @workflow.run
+    async def run(self, input: MentorshipInput) -> MentorshipStatus:
+        while True:
+            self._dispatch()
+            self._publish()
+            if not self.s.stage.is_open:
+                break
+            if self._sending == 0 and self._history_is_long():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                if not self._outbox and self.s.stage.is_open:
+                    self._continue_as_new()
+                continue
+            due = self._next_due()
+            seen = self._changes
+            wait = None if due is None else due.at - workflow.now()
+            if due is not None and wait is not None and wait <= timedelta(0):
+                self._on_due(due)
+                continue
+            try:
+                await workflow.wait_condition(
+                    lambda seen=seen: self._changes != seen or bool(self._outbox),  # type: ignore[misc]
+                    timeout=wait,
+                    timeout_summary=due.summary if due else None,
+                )
+            except TimeoutError:
+                # A signal handled in the same task may have moved the plan; act only on what is still due.
+                again = self._next_due()
+                if again is not None and again.event is due.event and again.at <= workflow.now():  # type: ignore[union-attr]
+                    self._on_due(again)
+        await workflow.wait_condition(lambda: self._sending == 0 and workflow.all_handlers_finished())
+        self._publish()
+        return self.status()
+
+    # --- Queries -----------------------------------------------------------------------------------------
+
+    @workflow.query(name="status")
+    def status(self) -> MentorshipStatus:
+        # A copy: a query must not change the state it reports.
+        return self.s.model_copy(update={"waiting_for": self._waiting_for()})
+
+    # --- Invitations from either side --------------------------------------------------------------------
+
+    @workflow.signal(name="invite")
+    def invite_signal(self, raw: dict[str, Any]) -> None:
+        self._as_signal("invite", raw)
+
+    @workflow.update(name="invite")
+    def invite_update(self, raw: dict[str, Any]) -> MentorshipStatus:
+        return self._as_update("invite", raw)
+
+    @invite_update.validator
+    def _validate_invite(self, raw: dict[str, Any]) -> None:
+        self._validate("invite", raw)
+
+    # --- Actions: each both a signal (fire and forget) and an update (validated, answers the status) ------
+
+    @workflow.signal(name="accept")
+    def accept_signal(self, raw: dict[str, Any]) -> None:
+        self._as_signal("accept", raw)
+
+    @workflow.update(name="accept")
+    def accept_update(self, raw: dict[str, Any]) -> MentorshipStatus:
+        return self._as_update("accept", raw)
+
+    @accept_update.validator
+    def _validate_accept(self, raw: dict[str, Any]) -> None:
+        self._validate("accept", raw)
+
+    @workflow.signal(name="decline")
+    def decline_signal(self, raw: dict[str, Any]) -> None:
+        self._as_signal("decline", raw)
+
+    @workflow.update(name="decline")
+    def decline_update(self, raw: dict[str, Any]) -> MentorshipStatus:
+        return self._as_update("decline", raw)
+
+    @decline_update.validator
+    def _validate_decline(self, raw: dict[str, Any]) -> None:
+        self._validate("decline", raw)
+
+    @workflow.signal(name="withdraw")
+    def withdraw_signal(self, raw: dict[str, Any]) -> None:
+        self._as_signal("withdraw", raw)
+
+    @workflow.update(name="withdraw")
+    def withdraw_update(self, raw: dict[str, Any]) -> MentorshipStatus:
+        return self._as_update("withdraw", raw)
+
+    @withdraw_update.validator
+    def _validate_withdraw(self, raw: dict[str, Any]) -> None:
+        self._validate("withdraw", raw)
+
+    @workflow.signal(name="check_in")
+    def check_in_signal(self, raw: dict[str, Any]) -> None:
+        self._as_signal("check_in", raw)
+
+    @workflow.update(name="check_in")
+    def check_in_update(self, raw: dict[str, Any]) -> MentorshipStatus:
+        return self._as_update("check_in", raw)
+
+    @check_in_update.validator
+    def _validate_check_in(self, raw: dict[str, Any]) -> None:
+        self._validate("check_in", raw)
+
+    @workflow.signal(name="pause")
+    def pause_signal(self, raw: dict[str, Any]) -> None:
+        self._as_signal("pause", raw)
+
+    @workflow.update(name="pause")
+    def pause_update(self, raw: dict[str, Any]) -> MentorshipStatus:
+        return self._as_update("pause", raw)
+
+    @pause_update.validator
+    def _validate_pause(self, raw: dict[str, Any]) -> None:
+        self._validate("pause", raw)
+
+    @workflow.signal(name="resume")
+    def resume_signal(self, raw: dict[str, Any]) -> None:
+        self._as_signal("resume", raw)
+
+    @workflow.update(name="resume")
+    def resume_update(self, raw: dict[str, Any]) -> MentorshipStatus:
+        return self._as_update("resume", raw)
+
+    @resume_update.validator
+    def _validate_resume(self, raw: dict[str, Any]) -> None:
+        self._validate("resume", raw)
+
+    # --- Who may do what, when ---------------------------------------------------------------------------
+
+    def _parse(self, action: str, raw: Any) -> BaseModel:
+        model: type[BaseModel] = Invitation if action == "invite" else ACTION_INPUTS[action]
+        try:
+            return model.model_validate(raw)
+        except ValidationError as err:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in e['loc']) or 'input'}: {e['msg']}" for e in err.errors()
+            )
+            raise Refused(f"{action} input is not valid: {problems}") from None
+
+    def _check(self, action: str, raw: Any) -> BaseModel:
+        """Parse and judge an action without changing anything; raise Refused with the reason."""
+        parsed = self._parse(action, raw)
+        inv = self.s.invitation
+        stage = self.s.stage
+        if isinstance(parsed, Invitation):
+            if (parsed.mentor.id, parsed.mentee.id) != (inv.mentor.id, inv.mentee.id):
+                raise Refused(
+                    f"this mentorship is between mentor {inv.mentor.id!r} and mentee {inv.mentee.id!r}; "
+                    f"the invitation names mentor {parsed.mentor.id!r} and mentee {parsed.mentee.id!r}"
+                )
+            if not stage.is_open:
+                raise Refused(f"this mentorship has already ended ({stage}); invite again to start a new one")
+            return parsed
+        assert isinstance(parsed, AcceptInput | DeclineInput | WithdrawInput | CheckInInput | PauseInput | ResumeInput)
+        role = inv.role_of(parsed.by)
+        if role is None:
+            raise Refused(
+                f"{parsed.by!r} is not part of this mentorship (mentor {inv.mentor.id!r}, mentee {inv.mentee.id!r})"
+            )
+        if not stage.is_open:
+            raise Refused(f"the mentorship has already ended ({stage})")
+        invitee = inv.invitee
+        if action in ("accept", "decline"):
+            if stage is not Stage.INVITED:
+                raise Refused(f"the invitation was already accepted; the mentorship is {stage}")
+            if role is not invitee:
+                raise Refused(
+                    f"only the invitee, {inv.person(invitee).id!r} (the {invitee}), can {action}; "
+                    f"{parsed.by!r} sent the invitation"
+                )
+        elif action == "withdraw":
+            if stage is Stage.INVITED and role is invitee:
+                raise Refused(
+                    f"only the initiator, {inv.person(inv.initiated_by).id!r}, can withdraw the invitation; "
+                    "the invitee can decline it"
+                )
+        elif action == "check_in":
+            if stage is Stage.INVITED:
+                raise Refused("check-ins start once the invitation is accepted")
+            if stage is Stage.PAUSED:
+                raise Refused("the mentorship is paused; resume it before recording a check-in")
+        elif action == "pause":
+            assert isinstance(parsed, PauseInput)
+            if stage is not Stage.ACTIVE:
+                raise Refused(
+                    "the mentorship is already paused"
+                    if stage is Stage.PAUSED
+                    else "only an active mentorship can be paused; the invitation is not accepted yet"
+                )
+            if parsed.until is not None and parsed.until <= workflow.now():
+                raise Refused(f"until ({parsed.until.isoformat()}) is not in the future")
+        elif action == "resume" and stage is not Stage.PAUSED:
+            raise Refused(f"the mentorship is not paused (it is {stage})")
+        return parsed
+
+    def _validate(self, action: str, raw: Any) -> None:
+        try:
+            self._check(action, raw)
+        except Refused as refused:
+            # A rejected update leaves no trace in history; the caller reads the reason.
+            raise ValueError(str(refused)) from None
+
+    def _as_update(self, action: str, raw: Any) -> MentorshipStatus:
+        self._apply(action, self._check(action, raw))
+        return self.status()
+
+    def _as_signal(self, action: str, raw: Any) -> None:
+        try:
+            parsed = self._check(action, raw)
+        except Refused as refused:
+            by = raw.get("by") if isinstance(raw, dict) else None
+            self.s.refused_signals.append(
+                RefusedSignal(
+                    at=workflow.now(), signal=action, by=by if isinstance(by, str) else None, reason=str(refused)
+                )
+            )
+            workflow.logger.warning("Refused signal %s: %s", action, refused)
+            self._changes += 1
+            return
+        self._apply(action, parsed)
+
+    def _apply(self, action: str, parsed: BaseModel) -> None:
+        if isinstance(parsed, Invitation):
+            self._on_invitation(parsed)
+            return
+        assert isinstance(parsed, AcceptInput | DeclineInput | WithdrawInput | CheckInInput | PauseInput | ResumeInput)
+        role = self.s.invitation.role_of(parsed.by)
+        assert role is not None
+        if isinstance(parsed, AcceptInput):
+            self._activate(role, mutual=False, note=parsed.note)
+        elif isinstance(parsed, DeclineInput):
+            self._decline(role, parsed)
+        elif isinstance(parsed, WithdrawInput):
+            self._withdraw(role, parsed)
+        elif isinstance(parsed, CheckInInput):
+            self._check_in(role, parsed)
+        elif isinstance(parsed, PauseInput):
+            self._pause(role, parsed)
+        elif isinstance(parsed, ResumeInput):
+            self._resume(role, parsed.note)
+        self._changes += 1
+
+    # --- The story: what each event does -----------------------------------------------------------------
+
+    def _on_invitation(self, other: Invitation) -> None:
+        # The same side inviting again creates nothing and sends nothing; this is also the companion of an
+        # update-with-start that just created this workflow.
+        if self.s.stage is Stage.INVITED and other.initiated_by is not self.s.invitation.initiated_by:
+            self._record(
+                "invited back",
+                by=other.person(other.initiated_by).id,
+                detail=f"the {other.initiated_by} invited too: both have agreed",
+            )
+            self._activate(other.initiated_by, mutual=True, note=other.message)
+            self._changes += 1
+
+    def _activate(self, role: Role, *, mutual: bool, note: str | None) -> None:
+        now = workflow.now()
+        s = self.s
+        s.stage = Stage.ACTIVE
+        s.accepted_at = now
+        s.expires_at = None
+        s.term_ends_at = self._after(s.invitation.term, now) if s.invitation.term else None
+        self._start_cycle(now)
+        self._record(
+            "accepted" if not mutual else "active",
+            by=s.invitation.person(role).id,
+            detail=note if not mutual else "mutual invitation",
+        )
+        for audience in (Role.MENTOR, Role.MENTEE):
+            self._notify(
+                Notice.MENTORSHIP_STARTED,
+                "started",
+                audience,
+                actor=role,
+                at=s.next_check_in_due,
+                mutual=mutual,
+                text=note,
+            )
+
+    def _decline(self, role: Role, action: DeclineInput) -> None:
+        self._end(Stage.DECLINED, by=action.by, detail=action.reason)
+        self._notify(
+            Notice.INVITATION_DECLINED, "declined", self.s.invitation.initiated_by, actor=role, text=action.reason
+        )
+
+    def _withdraw(self, role: Role, action: WithdrawInput) -> None:
+        was_invited = self.s.stage is Stage.INVITED
+        self._end(Stage.WITHDRAWN, by=action.by, detail=action.reason)
+        kind = Notice.INVITATION_WITHDRAWN if was_invited else Notice.WITHDRAWN
+        self._notify(kind, "withdrawn", role.other, actor=role, text=action.reason)
+
+    def _check_in(self, role: Role, action: CheckInInput) -> None:
+        s = self.s
+        now = workflow.now()
+        number = s.cycle
+        s.check_ins.append(CheckIn(number=number, at=now, by=action.by, note=action.note, rating=action.rating))
+        self._record(
+            f"check-in {number} recorded", by=action.by, detail=f"rating {action.rating}/5" if action.rating else None
+        )
+        if s.at_risk:
+            s.at_risk = False
+            self._record("back on track", detail=f"after {s.missed_in_a_row} missed check-ins")
+            if s.invitation.coordinator is not None:
+                self._notify(
+                    Notice.BACK_ON_TRACK,
+                    f"check-in-{number}-back-on-track",
+                    Audience.COORDINATOR,
+                    actor=role,
+                    check_in_number=number,
+                )
+        s.missed_in_a_row = 0
+        s.cycle = number + 1
+        self._start_cycle(now)
+
+    def _pause(self, role: Role, action: PauseInput) -> None:
+        s = self.s
+        s.stage = Stage.PAUSED
+        s.paused_until = action.until
+        s.next_check_in_due = None
+        pause_number = sum(1 for entry in s.timeline if entry.event == "paused") + 1
+        until = f"until {_when(action.until)}" if action.until else "until resumed"
+        self._record("paused", by=action.by, detail=f"{until}" + (f": {action.reason}" if action.reason else ""))
+        self._notify(
+            Notice.PAUSED, f"pause-{pause_number}", role.other, actor=role, at=action.until, text=action.reason
+        )
+
+    def _resume(self, role: Role | None, note: str | None) -> None:
+        """Resume by a participant (``role``) or by the pause's own end (``None``)."""
+        s = self.s
+        now = workflow.now()
+        s.stage = Stage.ACTIVE
+        s.paused_until = None
+        # A fresh full cycle after a pause: people get the whole cadence to meet again.
+        self._start_cycle(now)
+        resume_number = sum(1 for entry in s.timeline if entry.event == "resumed") + 1
+        self._record(
+            "resumed", by=s.invitation.person(role).id if role else None, detail=note if role else "the pause ended"
+        )
+        audiences = (role.other,) if role else (Role.MENTOR, Role.MENTEE)
+        for audience in audiences:
+            self._notify(
+                Notice.RESUMED, f"resume-{resume_number}", audience, actor=role, at=s.next_check_in_due, text=note
+            )
+
+    def _on_due(self, due: NextDue) -> None:
+        s = self.s
+        inv = s.invitation
+        now = workflow.now()
+        self._changes += 1
+        if due.event is Due.INVITATION_REMINDER:
+            s.invitation_reminders_sent += 1
+            n = s.invitation_reminders_sent
+            self._record(f"invitation reminder {n} sent")
+            self._notify(
+                Notice.INVITATION_REMINDER,
+                f"invitation-reminder-{n}",
+                inv.invitee,
+                actor=inv.initiated_by,
+                at=s.expires_at,
+                text=inv.message,
+            )
+        elif due.event is Due.INVITATION_EXPIRY:
+            self._end(Stage.EXPIRED, detail="no answer in time")
+            self._notify(Notice.INVITATION_EXPIRED, "expired", inv.initiated_by)
+        elif due.event is Due.CHECK_IN_DUE:
+            s.cycle_reminded = True
+            self._record(f"check-in {s.cycle} due", detail="both reminded")
+            for audience in (Role.MENTOR, Role.MENTEE):
+                self._notify(
+                    Notice.CHECK_IN_DUE,
+                    f"check-in-{s.cycle}-due",
+                    audience,
+                    at=s.next_check_in_due,
+                    check_in_number=s.cycle,
+                    missed_in_a_row=s.missed_in_a_row,
+                )
+        elif due.event is Due.CHECK_IN_NUDGE:
+            s.cycle_nudged = True
+            self._record(f"check-in {s.cycle} follow-up", detail="both nudged")
+            for audience in (Role.MENTOR, Role.MENTEE):
+                self._notify(
+                    Notice.CHECK_IN_NUDGE,
+                    f"check-in-{s.cycle}-nudge",
+                    audience,
+                    at=s.next_check_in_due,
+                    check_in_number=s.cycle,
+                )
+        elif due.event is Due.CHECK_IN_MISSED:
+            missed = s.cycle
+            s.missed_in_a_row += 1
+            s.missed_total += 1
+            self._record(f"check-in {missed} missed", detail=f"{s.missed_in_a_row} in a row")
+            if s.missed_in_a_row == inv.escalate_after_missed:
+                s.at_risk = True
+                told = inv.coordinator is not None
+                self._record("at risk", detail="coordinator told" if told else "no coordinator named")
+                if told:
+                    self._notify(
+                        Notice.AT_RISK,
+                        f"check-in-{missed}-at-risk",
+                        Audience.COORDINATOR,
+                        check_in_number=missed,
+                        missed_in_a_row=s.missed_in_a_row,
+                    )
+            # The missed one's successor falls due right now; the loop reminds about it straight away.
+            assert s.next_check_in_due is not None
+            s.cycle = missed + 1
+            s.next_check_in_due = self._after(inv.check_in_every, s.next_check_in_due)
+            s.cycle_reminded = False
+            s.cycle_nudged = False
+        elif due.event is Due.PAUSE_ENDS:
+            self._resume(None, None)
+        elif due.event is Due.TERM_ENDS:
+            s.wrap_up_sent = True
+            self._end(Stage.COMPLETED, detail="the term ended; wrap-up sent asking both for feedback")
+            for audience in (Role.MENTOR, Role.MENTEE):
+                self._notify(Notice.WRAP_UP, "wrap-up", audience, at=now)
+
+    # --- Planning: what comes next, and when -------------------------------------------------------------
+
+    def _next_due(self) -> NextDue | None:
+        s = self.s
+        inv = s.invitation
+        candidates: list[NextDue] = []
+        if s.stage is Stage.INVITED:
+            assert s.expires_at is not None
+            n = s.invitation_reminders_sent + 1
+            if n <= inv.invitation_reminders:
+                at = s.invited_at
+                for _ in range(n):
+                    at = self._after(inv.remind_after, at)
+                if at < s.expires_at:
+                    candidates.append(NextDue(Due.INVITATION_REMINDER, at, f"invitation reminder {n}"))
+            candidates.append(NextDue(Due.INVITATION_EXPIRY, s.expires_at, "invitation expires"))
+        elif s.stage is Stage.ACTIVE:
+            due = s.next_check_in_due
+            assert due is not None
+            if s.term_ends_at is not None:
+                candidates.append(NextDue(Due.TERM_ENDS, s.term_ends_at, "term ends: wrap-up"))
+            if not s.cycle_reminded:
+                candidates.append(NextDue(Due.CHECK_IN_DUE, due, f"check-in {s.cycle} due"))
+            elif not s.cycle_nudged:
+                nudge_at = self._after(inv.check_in_grace, due)
+                candidates.append(NextDue(Due.CHECK_IN_NUDGE, nudge_at, f"check-in {s.cycle} follow-up"))
+            else:
+                missed_at = self._after(inv.check_in_every, due)
+                candidates.append(NextDue(Due.CHECK_IN_MISSED, missed_at, f"check-in {s.cycle} missed unless recorded"))
+        elif s.stage is Stage.PAUSED:
+            if s.term_ends_at is not None:
+                candidates.append(NextDue(Due.TERM_ENDS, s.term_ends_at, "term ends: wrap-up"))
+            if s.paused_until is not None:
+                candidates.append(NextDue(Due.PAUSE_ENDS, s.paused_until, "pause ends"))
+        # Earliest first; on a tie the order above wins (the term ends before another reminder goes out).
+        return min(candidates, key=lambda c: c.at) if candidates else None
+
+    def _waiting_for(self) -> str:
+        s = self.s
+        inv = s.invitation
+        due = self._next_due()
+        if s.stage is Stage.INVITED:
+            invitee = inv.person(inv.invitee)
+            text = f"{invitee.name} ({inv.invitee}) to accept or decline, until {_when(s.expires_at)}"
+            if due is not None and due.event is Due.INVITATION_REMINDER:
+                text += f"; {due.summary} on {_when(due.at)}"
+            return text
+        if s.stage is Stage.ACTIVE:
+            assert due is not None
+            text = f"check-in {s.cycle}, due {_when(s.next_check_in_due)}"
+            if due.event is not Due.CHECK_IN_DUE:
+                text += f"; next: {due.summary} on {_when(due.at)}"
+            return text
+        if s.stage is Stage.PAUSED:
+            return "either party to resume" + (
+                f", or the pause to end on {_when(s.paused_until)}" if s.paused_until else ""
+            )
+        return f"nothing: the mentorship ended ({s.stage}) on {_when(s.ended_at)}"
+
+    # --- Small steps ---------------------------------------------------------------------------------------
+
+    def _start_cycle(self, start: datetime) -> None:
+        s = self.s
+        s.next_check_in_due = self._after(s.invitation.check_in_every, start)
+        s.cycle_reminded = False
+        s.cycle_nudged = False
+
+    def _end(self, stage: Stage, *, by: str | None = None, detail: str | None = None) -> None:
+        s = self.s
+        s.stage = stage
+        s.ended_at = workflow.now()
+        s.expires_at = None
+        s.next_check_in_due = None
+        s.paused_until = None
+        self._record(str(stage), by=by, detail=detail)
+
+    def _record(self, event: str, *, by: str | None = None, detail: str | None = None) -> None:
+        self.s.timeline.append(TimelineEntry(at=workflow.now(), event=event, by=by, detail=detail))
+
+    @staticmethod
+    def _after(duration: str, start: datetime) -> datetime:
+        return parse_duration(duration).after(start)
+
+    def _notify(
+        self,
+        kind: Notice,
+        step: str,
+        to: Role | Audience,
+        *,
+        actor: Role | None = None,
+        at: datetime | None = None,
+        text: str | None = None,
+        check_in_number: int | None = None,
+        missed_in_a_row: int | None = None,
+        mutual: bool = False,
+    ) -> None:
+        inv = self.s.invitation
+        audience = Audience(str(to))
+        if audience is Audience.COORDINATOR:
+            assert inv.coordinator is not None
+            recipient = inv.coordinator
+        else:
+            recipient = inv.person(Role(str(to)))
+        self._outbox.append(
+            Notification(
+                kind=kind,
+                workflow_id=self.s.workflow_id,
+                mentorship_key=self._mentorship_key(),
+                step=step,
+                to=audience,
+                recipient=recipient,
+                invitation=inv,
+                actor=actor,
+                at=at,
+                text=text,
+                check_in_number=check_in_number,
+                missed_in_a_row=missed_in_a_row,
+                mutual=mutual,
+            )
+        )
+
+    def _mentorship_key(self) -> str:
+        # The workflow id is reused by a later mentorship of the same pair; the invitation time tells them apart.
+        return f"{self.s.workflow_id}.{self.s.invited_at.strftime('%Y%m%dT%H%M%SZ')}"
+
+    def _dispatch(self) -> None:
+        while self._outbox:
+            notification = self._outbox.pop(0)
+            self._sending += 1
+            # Sends run beside the main loop so a slow mail server never delays a timer.
+            task = asyncio.create_task(self._deliver(notification))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, notification: Notification) -> None:
+        what = notification.kind.value.replace("_", " ")
+        try:
+            await workflow.execute_activity(
+                SEND_NOTIFICATION,
+                notification,
+                result_type=SendReceipt,
+                start_to_close_timeout=timedelta(minutes=1),
+                schedule_to_close_timeout=EMAIL_GIVE_UP_AFTER,
+                retry_policy=EMAIL_RETRY,
+                summary=f"email: {what} to the {notification.to}",
+            )
+            self.s.notifications_sent += 1
+        except ActivityError as err:
+            cause = err.cause
+            reason = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+            self.s.notification_failures.append(
+                NotificationFailure(at=workflow.now(), step=notification.step, to=notification.to, error=reason)
+            )
+            self._record("notification failed", detail=f"{what} to the {notification.to}: {reason}")
+            workflow.logger.warning("Notification %s to %s failed: %s", notification.step, notification.to, reason)
+        finally:
+            self._sending -= 1
+            self._changes += 1
+
+    # --- Operators: search attributes, current details -----------------------------------------------------
+
+    def _publish(self) -> None:
+        s = self.s
+        values: dict[str, Any] = {
+            sa.STAGE.name: s.stage.value,
+            sa.MENTOR_ID.name: s.invitation.mentor.id,
+            sa.MENTEE_ID.name: s.invitation.mentee.id,
+            sa.INITIATED_BY.name: s.invitation.initiated_by.value,
+            sa.NEXT_CHECK_IN_AT.name: s.next_check_in_due,
+            sa.MISSED_CHECK_INS.name: s.missed_in_a_row,
+            sa.AT_RISK.name: s.at_risk,
+        }
+        updates: list[SearchAttributeUpdate[Any]] = []
+        for key in sa.ALL_KEYS:
+            value = values[key.name]
+            if key.name in self._published and self._published[key.name] == value:
+                continue
+            updates.append(key.value_unset() if value is None else key.value_set(value))
+        if updates:
+            workflow.upsert_search_attributes(updates)
+            self._published = values
+        workflow.set_current_details(self._details())
+
+    def _details(self) -> str:
+        s = self.s
+        inv = s.invitation
+        lines = [
+            f"**Stage:** {s.stage.value}" + (" — **at risk**" if s.at_risk else ""),
+            f"**Waiting for:** {self._waiting_for()}",
+            f"**Check-ins:** {len(s.check_ins)} done, {s.missed_in_a_row} missed in a row, "
+            f"{s.missed_total} missed in all",
+            f"**Cadence:** every {inv.check_in_every}"
+            + (f", term ends {_when(s.term_ends_at)}" if s.term_ends_at else ""),
+        ]
+        if s.notification_failures:
+            last = s.notification_failures[-1]
+            lines.append(
+                f"**Last failed notification:** {last.step} to the {last.to.value} at {_when(last.at)}: {last.error}"
+            )
+        if s.refused_signals:
+            last_refusal = s.refused_signals[-1]
+            lines.append(f"**Last refused signal:** {last_refusal.signal} by {last_refusal.by}: {last_refusal.reason}")
+        return "\n\n".join(lines)
+
+    # --- Long life -----------------------------------------------------------------------------------------
+
+    def _history_is_long(self) -> bool:
+        info = workflow.info()
+        if self._history_event_limit is not None:
+            return info.get_current_history_length() >= self._history_event_limit
+        return info.is_continue_as_new_suggested()
+
+    def _continue_as_new(self) -> None:
+        carried = MentorshipInput.model_validate(
+            {**self.s.invitation.model_dump(), "carried": self.s, "history_event_limit": self._history_event_limit}
+        )
+        workflow.continue_as_new(carried)
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%a %d %b %Y %H:%M UTC") if moment else "—"
