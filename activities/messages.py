@@ -40,10 +40,7 @@ def format_when(moment: datetime) -> str:
         # The workflow works in UTC; a naive value can only have come from there.
         moment = moment.replace(tzinfo=UTC)
     moment = moment.astimezone(UTC)
-    return (
-        f"{_WEEKDAYS[moment.weekday()]} {moment.day} {_MONTHS[moment.month - 1]} {moment.year}, "
-        f"{moment:%H:%M} UTC"
-    )
+    return f"{_WEEKDAYS[moment.weekday()]} {moment.day} {_MONTHS[moment.month - 1]} {moment.year}, {moment:%H:%M} UTC"
 
 
 def _count(number: int | float, unit: str) -> str:
@@ -69,8 +66,8 @@ def _duration_parts(value: str) -> list[str]:
     days = rest.days
     if days:
         weeks, leftover = divmod(days, 7)
-        # "2 weeks" reads better than "14 days", but "10 days" better than "1 week and 3 days".
-        if weeks and not leftover:
+        # Say it the way it was written: "P14D" is "14 days", "P2W" is "2 weeks".
+        if "W" in value.upper() and not leftover:
             parts.append(_count(weeks, "week"))
         else:
             parts.append(_count(days, "day"))
@@ -87,12 +84,12 @@ def _duration_parts(value: str) -> list[str]:
 
 
 def humanize_duration(value: str) -> str:
-    """'P14D' -> '2 weeks', 'P10D' -> '10 days', 'P1M' -> '1 month', 'P1DT12H' -> '1 day and 12 hours'."""
+    """'P14D' -> '14 days', 'P2W' -> '2 weeks', 'P1M' -> '1 month', 'P1DT12H' -> '1 day and 12 hours'."""
     return _join(_duration_parts(value))
 
 
 def humanize_every(value: str) -> str:
-    """'P14D' -> 'every 2 weeks', 'P7D' -> 'every week', 'P1M' -> 'every month'."""
+    """'P14D' -> 'every 14 days', 'P1W' -> 'every week', 'P1M' -> 'every month'."""
     parts = _duration_parts(value)
     if len(parts) == 1 and parts[0].startswith("1 "):
         return "every " + parts[0][2:]
@@ -296,11 +293,20 @@ class _Cast:
             return other.name
         return f"{self.invitation.mentor.name} and {self.invitation.mentee.name}"
 
+    def acted_on(self) -> str:
+        """What the actor acted on: "your mentorship" when the other participant did it (their name is already
+        in the sentence), otherwise the same as ``the_mentorship()``."""
+        if self.other is not None and self.actor is not None and self.actor == self.other:
+            return "your mentorship"
+        return self.the_mentorship()
+
     def the_mentorship(self) -> str:
         other = self.other
         if other is not None:
             return f"your mentorship with {other.name}"
-        return f"the mentorship between {self.invitation.mentor.name} (mentor) and {self.invitation.mentee.name} (mentee)"
+        return (
+            f"the mentorship between {self.invitation.mentor.name} (mentor) and {self.invitation.mentee.name} (mentee)"
+        )
 
 
 def _capitalized(text: str) -> str:
@@ -330,7 +336,7 @@ def _invitation(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
         subject = f"{inviter.name} would like you to be their mentor"
     draft = _Draft(subject)
     draft.para(ask)
-    draft.quote(f"Their message to you:", n.invitation.message)
+    draft.quote("Their message to you:", n.invitation.message)
     draft.bullets("What they would like to focus on:", n.invitation.focus_areas)
     plan = f"If you accept, you will check in together {_cadence(n.invitation)}."
     term = _term_sentence(n.invitation)
@@ -360,6 +366,7 @@ def _invitation_reminder(n: Notification, cast: _Cast, settings: Settings) -> _D
     inviter = cast.initiator
     draft = _Draft(f"Reminder: {inviter.name} is waiting for your answer")
     draft.para(f"{inviter.name} invited you to a mentorship and is looking forward to your answer.")
+    draft.quote("Their message to you:", n.invitation.message)
     draft.bullets("What they would like to focus on:", n.invitation.focus_areas)
     _answer(draft, n, settings)
     return draft
@@ -422,18 +429,31 @@ def _invitation_expired(n: Notification, cast: _Cast, settings: Settings) -> _Dr
 
 def _invitation_withdrawn(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
     invitee, inviter = cast.invitee, cast.initiator
-    if cast.is_initiator:
-        draft = _Draft(f"You withdrew your invitation to {invitee.name}")
-        draft.para(f"You withdrew your mentorship invitation to {invitee.name}.")
+    # Usually the initiator takes the invitation back; if the invitee withdrew instead, say so.
+    by_invitee = n.actor is not None and n.actor is n.invitation.invitee
+    if cast.role is None:
+        who = invitee.name if by_invitee else inviter.name
+        draft = _Draft(f"{inviter.name}'s invitation to {invitee.name} was withdrawn")
+        draft.para(f"{who} withdrew {inviter.name}'s mentorship invitation to {invitee.name}.")
+        draft.quote("The reason given:", n.text)
+    elif cast.recipient_acted:
+        draft = _Draft(
+            "You withdrew from the invitation" if by_invitee else f"You withdrew your invitation to {invitee.name}"
+        )
+        if by_invitee:
+            draft.para(f"You withdrew from {inviter.name}'s mentorship invitation. We have let them know.")
+        else:
+            draft.para(f"You withdrew your mentorship invitation to {invitee.name}. We have let them know.")
         draft.quote("Your reason:", n.text)
-    elif cast.role is not None:
+    elif by_invitee:
+        draft = _Draft(f"{invitee.name} withdrew from your invitation")
+        draft.para(f"{invitee.name} has withdrawn from your mentorship invitation.")
+        draft.quote("Their reason:", n.text)
+        draft.para("Thank you for reaching out. You are welcome to invite someone else.")
+    else:
         draft = _Draft(f"{inviter.name} withdrew their invitation")
         draft.para(f"{inviter.name} has withdrawn their mentorship invitation; there is nothing you need to do.")
         draft.quote("Their reason:", n.text)
-    else:
-        draft = _Draft(f"{inviter.name} withdrew their invitation to {invitee.name}")
-        draft.para(f"{inviter.name} withdrew their mentorship invitation to {invitee.name}.")
-        draft.quote("The reason given:", n.text)
     return draft
 
 
@@ -446,6 +466,12 @@ def _check_in_due(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
     draft = _Draft(f"Time for {which} with {cast.pair}")
     due = f", due {format_when(n.at)}" if n.at is not None else ""
     draft.para(f"It's time for {which} with {cast.pair}{due}.")
+    if n.missed_in_a_row:
+        draft.para(
+            f"The last {_count(n.missed_in_a_row, 'check-in')} went unrecorded; this is a good moment to catch up."
+            if n.missed_in_a_row > 1
+            else "The last check-in went unrecorded; this is a good moment to catch up."
+        )
     draft.para("Once you have met, one of you records the check-in; it takes a minute.")
     draft.links([("Record the check-in", action_link(settings, n, "check_in"))])
     return draft
@@ -470,8 +496,11 @@ def _at_risk(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
         f"{inv.mentor.name} (mentor) and {inv.mentee.name} (mentee) have missed "
         f"{_count(missed, 'check-in')} in a row; they agreed to check in {_cadence(inv)}."
     )
+    latest = f"The latest one missed is check-in {n.check_in_number}" if n.check_in_number is not None else ""
     if n.at is not None:
-        draft.para(f"The last missed check-in was due {format_when(n.at)}.")
+        latest = f"{latest}, due {format_when(n.at)}" if latest else f"The last missed one was due {format_when(n.at)}"
+    if latest:
+        draft.para(f"{latest}.")
     draft.para("A short word from you may help them get back on track.")
     return draft
 
@@ -480,9 +509,9 @@ def _back_on_track(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
     inv = n.invitation
     names = f"{inv.mentor.name} and {inv.mentee.name}"
     draft = _Draft(f"{names} are back on track")
-    recorded = f" (check-in {n.check_in_number})" if n.check_in_number is not None else ""
+    recorded = f"check-in {n.check_in_number}" if n.check_in_number is not None else "a check-in"
     draft.para(
-        f"Good news: {inv.mentor.name} (mentor) and {inv.mentee.name} (mentee) recorded a check-in{recorded} "
+        f"Good news: {inv.mentor.name} (mentor) and {inv.mentee.name} (mentee) recorded {recorded} "
         "after missing some. Nothing more is needed from you."
     )
     return draft
@@ -497,7 +526,7 @@ def _paused(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
     else:
         who = "We paused"
     until = f" until {format_when(n.at)}" if n.at is not None else ""
-    draft.para(f"{who} {cast.the_mentorship()}{until}.")
+    draft.para(f"{who} {cast.acted_on()}{until}.")
     draft.quote("Your reason:" if cast.recipient_acted else "The reason given:", n.text)
     if n.at is not None:
         draft.para("It will resume by itself then. No check-ins are due while it is paused.")
@@ -511,7 +540,7 @@ def _resumed(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
     if cast.recipient_acted:
         draft.para(f"You resumed {cast.the_mentorship()}.")
     elif cast.actor is not None:
-        draft.para(f"{cast.actor.name} resumed {cast.the_mentorship()}.")
+        draft.para(f"{cast.actor.name} resumed {cast.acted_on()}.")
     else:
         draft.para(f"{_capitalized(cast.the_mentorship())} has resumed, as planned.")
     if not cast.recipient_acted and cast.actor is not None:
@@ -527,7 +556,7 @@ def _withdrawn(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
         draft.para(f"You ended {cast.the_mentorship()}. We have let {cast.pair} know.")
         draft.quote("Your reason:", n.text)
     elif cast.actor is not None:
-        draft.para(f"{cast.actor.name} has ended {cast.the_mentorship()}.")
+        draft.para(f"{cast.actor.name} has ended {cast.acted_on()}.")
         draft.quote("Their reason:", n.text)
     else:
         draft.para(f"{_capitalized(cast.the_mentorship())} has ended.")

@@ -1,0 +1,419 @@
+"""Start and drive mentorships: an async API for Python services and a command line for people.
+
+    python starter.py invite '{"mentor": {...}, "mentee": {...}, "initiated_by": "mentee"}'
+    python starter.py accept mentorship-ana--ben --by ben
+    python starter.py status mentorship-ana--ben
+    python starter.py list --stage active --at-risk
+    python starter.py demo
+
+Every input is validated here, at the edge, before anything reaches Temporal; the workflow validates again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import secrets
+import sys
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowExecution,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.service import RPCError, RPCStatusCode
+
+from config import get_settings
+from temporal_client import connect
+from workflows import search_attributes as sa
+from workflows.contract import (
+    ACTION_INPUTS,
+    WORKFLOW_TYPE,
+    AcceptInput,
+    CheckInInput,
+    Invitation,
+    MentorshipInput,
+    MentorshipStatus,
+    PauseInput,
+    Role,
+    Stage,
+    workflow_id_for,
+)
+from workflows.mentorship import Mentorship
+
+# --- The API -------------------------------------------------------------------------------------------------
+
+
+def summary_for(invitation: Invitation) -> str:
+    """The one-line static summary operators see in the Temporal UI."""
+    return (
+        f"{invitation.mentor.name} (mentor) and {invitation.mentee.name} (mentee), "
+        f"invited by the {invitation.initiated_by}"
+    )
+
+
+def details_for(invitation: Invitation) -> str:
+    lines = [
+        f"**Mentor:** {invitation.mentor.name} (`{invitation.mentor.id}`)",
+        f"**Mentee:** {invitation.mentee.name} (`{invitation.mentee.id}`)",
+        f"**Invited by:** the {invitation.initiated_by}",
+        f"**Check-ins:** every {invitation.check_in_every}, follow-up after {invitation.check_in_grace}",
+        f"**Term:** {invitation.term or 'open-ended'}",
+    ]
+    if invitation.focus_areas:
+        lines.append("**Focus areas:** " + ", ".join(invitation.focus_areas))
+    if invitation.coordinator:
+        lines.append(f"**Coordinator:** {invitation.coordinator.name} (`{invitation.coordinator.id}`)")
+    return "\n\n".join(lines)
+
+
+async def invite(
+    client: Client,
+    invitation: Invitation,
+    *,
+    task_queue: str | None = None,
+    history_event_limit: int | None = None,
+) -> MentorshipStatus:
+    """Invite, from either side. Atomic (update-with-start on the pair's workflow id):
+
+    - no open mentorship for the pair: one starts, the invitee and the initiator are emailed;
+    - an open invitation from the other side: both have agreed, the mentorship becomes active;
+    - an open invitation from the same side, or an active mentorship: nothing new, nothing sent.
+    """
+    workflow_input = MentorshipInput.model_validate(
+        {**invitation.model_dump(), "history_event_limit": history_event_limit}
+    )
+    operation = WithStartWorkflowOperation(
+        Mentorship.run,
+        workflow_input,
+        id=workflow_id_for(invitation.mentor.id, invitation.mentee.id),
+        task_queue=task_queue or get_settings().mentorship_task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        # A pair may start again once its previous mentorship has closed.
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        static_summary=summary_for(invitation),
+        static_details=details_for(invitation),
+    )
+    return await client.execute_update_with_start_workflow(
+        "invite", invitation, start_workflow_operation=operation, result_type=MentorshipStatus
+    )
+
+
+async def act(client: Client, workflow_id: str, action: str, payload: BaseModel | dict[str, Any]) -> MentorshipStatus:
+    """Run an action as an update: validated by the workflow, answers the new status or raises with the reason."""
+    model = ACTION_INPUTS[action]
+    validated = payload if isinstance(payload, model) else model.model_validate(payload)
+    handle = client.get_workflow_handle(workflow_id)
+    return await handle.execute_update(action, validated, result_type=MentorshipStatus)
+
+
+async def send(client: Client, workflow_id: str, action: str, payload: BaseModel | dict[str, Any]) -> None:
+    """Fire-and-forget: the same action as a signal. A refused signal is recorded in the status."""
+    model = ACTION_INPUTS[action]
+    validated = payload if isinstance(payload, model) else model.model_validate(payload)
+    await client.get_workflow_handle(workflow_id).signal(action, validated)
+
+
+async def status(client: Client, workflow_id: str) -> MentorshipStatus:
+    return await client.get_workflow_handle(workflow_id).query("status", result_type=MentorshipStatus)
+
+
+_ID = re.compile(r"^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$")
+
+
+def list_query(
+    *,
+    stage: Stage | None = None,
+    at_risk: bool | None = None,
+    person: str | None = None,
+    due_before: datetime | None = None,
+    open_only: bool = False,
+) -> str:
+    """A visibility query over mentorships; the same text works in the Temporal UI's filter box."""
+    parts = [f"WorkflowType = '{WORKFLOW_TYPE}'"]
+    if stage is not None:
+        parts.append(f"{sa.STAGE.name} = '{stage.value}'")
+    elif open_only:
+        parts.append(f"{sa.STAGE.name} IN ('invited', 'active', 'paused')")
+    if at_risk is not None:
+        parts.append(f"{sa.AT_RISK.name} = {'true' if at_risk else 'false'}")
+    if person is not None:
+        if not _ID.match(person):
+            raise ValueError(f"{person!r} is not a participant id")
+        parts.append(f"({sa.MENTOR_ID.name} = '{person}' OR {sa.MENTEE_ID.name} = '{person}')")
+    if due_before is not None:
+        if due_before.tzinfo is None:
+            raise ValueError("due_before needs a time zone, e.g. 2026-12-01T00:00:00Z")
+        stamp = due_before.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        parts.append(f"{sa.NEXT_CHECK_IN_AT.name} < '{stamp}'")
+    return " AND ".join(parts)
+
+
+async def list_mentorships(client: Client, query: str) -> AsyncIterator[WorkflowExecution]:
+    async for execution in client.list_workflows(query):
+        yield execution
+
+
+# --- The command line --------------------------------------------------------------------------------------
+
+
+class UsageError(Exception):
+    pass
+
+
+def _load_json(text: str) -> Any:
+    if text == "-":
+        text = sys.stdin.read()
+    elif text.startswith("@"):
+        with open(text[1:], encoding="utf-8") as file:
+            text = file.read()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise UsageError(f"not valid JSON: {err}") from None
+
+
+def _explain(err: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in err.errors())
+
+
+def _print_status(current: MentorshipStatus, as_json: bool) -> None:
+    if as_json:
+        print(current.model_dump_json(indent=2))
+        return
+    print(f"{current.workflow_id}: {current.stage.value}" + (" (at risk)" if current.at_risk else ""))
+    print(f"  mentor {current.mentor.name} ({current.mentor.id}), mentee {current.mentee.name} ({current.mentee.id}),")
+    print(f"  invited by the {current.initiated_by.value}")
+    if current.waiting_for:
+        print(f"  waiting for: {current.waiting_for}")
+    print(f"  check-ins: {len(current.check_ins)} done, {current.missed_in_a_row} missed in a row")
+    if current.notification_failures:
+        last = current.notification_failures[-1]
+        print(f"  last failed email: {last.step} to the {last.to.value}: {last.error}")
+    for entry in current.timeline[-8:]:
+        by = f" by {entry.by}" if entry.by else ""
+        detail = f" — {entry.detail}" if entry.detail else ""
+        print(f"    {entry.at:%Y-%m-%d %H:%M:%S} {entry.event}{by}{detail}")
+
+
+def _action_payload(args: argparse.Namespace) -> dict[str, Any]:
+    payload: dict[str, Any] = {"by": args.by}
+    for field in ("note", "reason", "rating", "until"):
+        value = getattr(args, field, None)
+        if value is not None:
+            payload[field] = value
+    return payload
+
+
+def _parse_time(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time like 2026-12-01T09:00:00Z") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a time zone, e.g. 2026-12-01T09:00:00Z")
+    return moment
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="starter.py", description="Start and drive mentorship workflows.")
+    parser.add_argument("--profile", help="Temporal environment-configuration profile (default: TEMPORAL_PROFILE)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("invite", help="invite (either side); JSON inline, @file or - for stdin")
+    p.add_argument("invitation", help="the invitation JSON (see README: the contract)")
+    p.add_argument("--json", action="store_true", help="print the status as JSON")
+
+    for action, extra in (
+        ("accept", ("note",)),
+        ("decline", ("reason",)),
+        ("withdraw", ("reason",)),
+        ("check-in", ("note", "rating")),
+        ("pause", ("reason", "until")),
+        ("resume", ("note",)),
+    ):
+        p = commands.add_parser(action, help=f"{action} (as an update; --signal to fire and forget)")
+        p.add_argument("workflow_id", help="e.g. mentorship-ana--ben")
+        p.add_argument("--by", required=True, help="id of the participant who acts")
+        if "note" in extra:
+            p.add_argument("--note")
+        if "reason" in extra:
+            p.add_argument("--reason")
+        if "rating" in extra:
+            p.add_argument("--rating", type=int, help="1 to 5")
+        if "until" in extra:
+            p.add_argument("--until", help="resume by itself at this ISO 8601 time, e.g. 2026-12-24T09:00:00Z")
+        p.add_argument("--signal", action="store_true", help="send as a signal instead of an update")
+        p.add_argument("--json", action="store_true", help="print the status as JSON")
+
+    p = commands.add_parser("status", help="show a mentorship's status")
+    p.add_argument("workflow_id")
+    p.add_argument("--json", action="store_true")
+
+    p = commands.add_parser("list", help="find mentorships (visibility query)")
+    p.add_argument("--stage", choices=[s.value for s in Stage])
+    p.add_argument("--open", action="store_true", help="only invited, active or paused ones")
+    p.add_argument("--at-risk", action="store_true")
+    p.add_argument("--person", help="participant id, as mentor or mentee")
+    p.add_argument("--due-before", type=_parse_time, help="next check-in due before this ISO 8601 time")
+    p.add_argument("--query", help="a raw visibility query instead of the filters")
+
+    p = commands.add_parser("demo", help="run a whole mentorship on short timings (needs `make dev` running)")
+    p.add_argument("--fast", action="store_true", help="shorter still (for tests)")
+    return parser
+
+
+async def run_cli(argv: list[str], *, client: Client | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    client = client or await connect(profile=args.profile)
+    command = args.command
+    try:
+        if command == "invite":
+            invitation = Invitation.model_validate(_load_json(args.invitation))
+            _print_status(await invite(client, invitation), args.json)
+        elif command in ("accept", "decline", "withdraw", "check-in", "pause", "resume"):
+            action = command.replace("-", "_")
+            payload = ACTION_INPUTS[action].model_validate(_action_payload(args))
+            if args.signal:
+                await send(client, args.workflow_id, action, payload)
+                print(f"sent {action} to {args.workflow_id}; `status` shows whether it was taken or refused")
+            else:
+                _print_status(await act(client, args.workflow_id, action, payload), args.json)
+        elif command == "status":
+            _print_status(await status(client, args.workflow_id), args.json)
+        elif command == "list":
+            query = args.query or list_query(
+                stage=Stage(args.stage) if args.stage else None,
+                at_risk=True if args.at_risk else None,
+                person=args.person,
+                due_before=args.due_before,
+                open_only=args.open,
+            )
+            print(f"# {query}")
+            count = 0
+            async for execution in list_mentorships(client, query):
+                count += 1
+                print(_list_line(execution))
+            print(f"# {count} mentorship(s)")
+        elif command == "demo":
+            await demo(client, fast=args.fast)
+    except ValidationError as err:
+        print(f"error: invalid input: {_explain(err)}", file=sys.stderr)
+        return 2
+    except (UsageError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        print(f"refused: {getattr(cause, 'message', None) or cause or err}", file=sys.stderr)
+        return 1
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            print(f"error: no open mentorship {getattr(args, 'workflow_id', '')!r}: {err.message}", file=sys.stderr)
+            return 1
+        raise
+    return 0
+
+
+def _list_line(execution: WorkflowExecution) -> str:
+    attributes = execution.typed_search_attributes
+    stage = attributes.get(sa.STAGE) or "?"
+    due = attributes.get(sa.NEXT_CHECK_IN_AT)
+    missed = attributes.get(sa.MISSED_CHECK_INS) or 0
+    risk = " AT RISK" if attributes.get(sa.AT_RISK) else ""
+    due_text = f" next check-in {due:%Y-%m-%d %H:%M}Z" if due else ""
+    return f"{execution.id:<40} {stage:<10}{due_text} missed {missed}{risk}"
+
+
+# --- The demo ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Demo:
+    client: Client
+    workflow_id: str
+    timeout: timedelta
+
+    async def until(self, what: str, predicate: Callable[[MentorshipStatus], bool]) -> MentorshipStatus:
+        print(f"… waiting for {what}")
+        deadline = asyncio.get_running_loop().time() + self.timeout.total_seconds()
+        while True:
+            current = await status(self.client, self.workflow_id)
+            if predicate(current):
+                print(f"✓ {what}: stage {current.stage.value}; {current.waiting_for}")
+                return current
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"{what} did not happen in {self.timeout}; is the worker running (`make dev`)?")
+            await asyncio.sleep(0.5)
+
+
+def demo_invitation(suffix: str, *, fast: bool = False) -> Invitation:
+    unit = 1 if fast else 2  # seconds; the whole story takes about 30 units
+    return Invitation.model_validate(
+        {
+            "mentor": {"id": f"ana-{suffix}", "name": "Ana Ruiz", "email": "ana@example.com"},
+            "mentee": {"id": f"ben-{suffix}", "name": "Ben Ode", "email": "ben@example.com"},
+            "coordinator": {"id": f"cora-{suffix}", "name": "Cora Lind", "email": "cora@example.com"},
+            "initiated_by": "mentee",
+            "message": "I would value your guidance on leading a team.",
+            "focus_areas": ["leadership", "feedback"],
+            "remind_after": f"PT{2 * unit}S",
+            "invitation_reminders": 1,
+            "respond_within": f"PT{20 * unit}S",
+            "check_in_every": f"PT{4 * unit}S",
+            "check_in_grace": f"PT{2 * unit}S",
+            "escalate_after_missed": 2,
+            "term": f"PT{22 * unit}S",
+        }
+    )
+
+
+async def demo(client: Client, *, fast: bool = False) -> MentorshipStatus:
+    suffix = secrets.token_hex(2)
+    invitation = demo_invitation(suffix, fast=fast)
+    mentor, mentee = invitation.mentor.id, invitation.mentee.id
+    print("Demo: Ben (mentee) invites Ana (mentor); timings are seconds instead of days.")
+    current = await asyncio.wait_for(invite(client, invitation), timeout=30)
+    run = _Demo(client, current.workflow_id, timedelta(seconds=60))
+    print(f"✓ invited: {current.workflow_id} — open it at http://localhost:8233/namespaces/default/workflows")
+    await run.until("the invitation reminder", lambda s: s.invitation_reminders_sent >= 1)
+    await act(client, run.workflow_id, "accept", AcceptInput(by=mentor, note="Happy to help!"))
+    await run.until("mutual acceptance", lambda s: s.stage is Stage.ACTIVE)
+    await act(client, run.workflow_id, "check_in", CheckInInput(by=mentee, note="Kick-off call", rating=5))
+    print("✓ check-in 1 recorded early; now nobody checks in for a while…")
+    await run.until("two missed check-ins: at risk, coordinator told", lambda s: s.at_risk)
+    await act(client, run.workflow_id, "check_in", CheckInInput(by=mentor, note="Back on track", rating=4))
+    await run.until("back on track", lambda s: not s.at_risk)
+    until = datetime.now(UTC) + timedelta(seconds=3 if fast else 5)
+    await act(client, run.workflow_id, "pause", PauseInput(by=mentee, reason="Holidays", until=until))
+    await run.until("the pause", lambda s: s.stage is Stage.PAUSED)
+    await run.until("automatic resume", lambda s: s.stage is Stage.ACTIVE)
+    final = await run.until("the end of the term: wrap-up sent", lambda s: s.stage is Stage.COMPLETED)
+    print(f"Done: {final.notifications_sent} emails sent (see .data/mail/), timeline:")
+    _print_status(final, as_json=False)
+    return final
+
+
+def main() -> None:
+    try:
+        code = asyncio.run(run_cli(sys.argv[1:]))
+    except KeyboardInterrupt:
+        code = 130
+    raise SystemExit(code)
+
+
+# The workflow sandbox re-imports modules: nothing may run on import.
+if __name__ == "__main__":
+    main()
+
+
+__all__ = ["Role", "act", "details_for", "invite", "list_mentorships", "list_query", "send", "status", "summary_for"]

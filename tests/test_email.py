@@ -1,0 +1,296 @@
+"""The email activity against a real SMTP server (the in-process mail sink) over loopback."""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime
+from email.message import EmailMessage
+
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.email import PERMANENT_EMAIL_FAILURE, TRANSIENT_EMAIL_FAILURE, Mailer
+from activities.messages import format_when, humanize_duration, humanize_every, render
+from config import Settings
+from devtools.mailsink import MailSink, free_port
+from tests.conftest import make_invitation, make_notification
+from workflows.contract import Audience, Notice, Notification, Person, Role, SendReceipt
+
+TEMPLATE = "https://app.example.com/m/{workflow_id}/{action}?as={participant_id}&src=mail"
+
+
+async def send(settings: Settings, notification: Notification) -> SendReceipt:
+    return await ActivityEnvironment().run(Mailer(settings).send_notification, notification)
+
+
+def parts(message: EmailMessage) -> tuple[str, str]:
+    """The text and HTML bodies, checking the structure a mail client relies on."""
+    assert message.get_content_type() == "multipart/alternative"
+    plain, rich = message.iter_parts()
+    assert isinstance(plain, EmailMessage) and isinstance(rich, EmailMessage)
+    assert plain.get_content_type() == "text/plain"
+    assert rich.get_content_type() == "text/html"
+    return str(plain.get_content()), str(rich.get_content())
+
+
+async def test_delivers_a_multipart_message_with_the_expected_headers(
+    mail_sink: MailSink, mail_settings: Settings
+) -> None:
+    notification = make_notification(Notice.INVITATION)
+
+    receipt = await send(mail_settings, notification)
+
+    [message] = await mail_sink.wait_for(1)
+    text, body = parts(message)
+    assert message["From"] == "Mentorships <mentorships@example.org>"
+    assert message["To"] == "Ada Lovelace <ada@example.com>"
+    assert message["Subject"] == "Ben Okafor would like you to be their mentor"
+    assert message["Message-ID"] == "<mk-7f3a.invitation.1.mentor@example.org>"
+    assert message["X-Mentorship-Workflow-Id"] == "mentorship-ada--ben.b"
+    assert message["X-Mentorship-Step"] == "invitation.1"
+    assert message["Auto-Submitted"] == "auto-generated"
+    assert message["Date"] is not None
+    assert receipt == SendReceipt(message_id="<mk-7f3a.invitation.1.mentor@example.org>", accepted=["ada@example.com"])
+    assert mail_sink.deliveries[0].rcpt_tos == ["ada@example.com"]
+    assert mail_sink.deliveries[0].mail_from == "mentorships@example.org"
+    for rendered in (text, body):
+        assert "Ben Okafor" in rendered
+        assert "first conference talk" in rendered
+        assert "public speaking" in rendered
+        assert "Wed 9 Dec 2026, 14:00 UTC" in rendered
+        assert "every 14 days" in rendered
+
+
+async def test_message_id_is_the_same_for_every_attempt_at_a_notification(
+    mail_sink: MailSink, mail_settings: Settings
+) -> None:
+    notification = make_notification(Notice.CHECK_IN_DUE, to=Audience.MENTEE, step="check_in_due.3")
+
+    first = await send(mail_settings, notification)
+    second = await send(mail_settings, notification)
+    other_step = await send(mail_settings, notification.model_copy(update={"step": "check_in_due.4"}))
+
+    messages = await mail_sink.wait_for(3)
+    assert first.message_id == second.message_id == "<mk-7f3a.check_in_due.3.mentee@example.org>"
+    assert [m["Message-ID"] for m in messages[:2]] == [first.message_id] * 2
+    assert other_step.message_id == "<mk-7f3a.check_in_due.4.mentee@example.org>"
+
+    custom = mail_settings.model_copy(update={"mail_message_id_domain": "mail.example.net"})
+    assert Mailer(custom).message_id(notification) == "<mk-7f3a.check_in_due.3.mentee@mail.example.net>"
+    no_domain = mail_settings.model_copy(update={"mail_from": "mentorships"})
+    with pytest.raises(ValueError, match="no email address"):
+        Mailer(no_domain)
+
+
+async def test_user_input_is_escaped_in_the_html_part(mail_sink: MailSink, mail_settings: Settings) -> None:
+    invitation = make_invitation(
+        mentee=Person(id="mal", name="Mal <b>Bold</b> & Co", email="mal@example.com"),
+        message='Hi! <script>alert("pwned")</script>\nSecond line',
+        focus_areas=['<img src=x onerror="alert(1)">'],
+    )
+    await send(mail_settings, make_notification(Notice.INVITATION, invitation=invitation))
+
+    [message] = await mail_sink.wait_for(1)
+    text, body = parts(message)
+    assert "<script>" not in body and "<img" not in body and "<b>" not in body
+    assert html.escape('<script>alert("pwned")</script>') in body
+    assert html.escape('<img src=x onerror="alert(1)">') in body
+    assert "Mal &lt;b&gt;Bold&lt;/b&gt; &amp; Co" in body
+    # The plain-text part shows what the person wrote, as written.
+    assert '<script>alert("pwned")</script>' in text
+    assert "Mal <b>Bold</b> & Co" in text
+
+
+async def test_links_follow_the_template(mail_sink: MailSink, mail_settings: Settings) -> None:
+    settings = mail_settings.model_copy(update={"mentorship_link_template": TEMPLATE})
+    await send(settings, make_notification(Notice.INVITATION))
+    await send(settings, make_notification(Notice.CHECK_IN_NUDGE, to=Audience.MENTEE))
+
+    invitation, nudge = await mail_sink.wait_for(2)
+    accept = "https://app.example.com/m/mentorship-ada--ben.b/accept?as=ada&src=mail"
+    decline = "https://app.example.com/m/mentorship-ada--ben.b/decline?as=ada&src=mail"
+    check_in = "https://app.example.com/m/mentorship-ada--ben.b/check_in?as=ben.b&src=mail"
+    text, body = parts(invitation)
+    assert accept in text and decline in text
+    assert f'href="{html.escape(accept)}"' in body and f'href="{html.escape(decline)}"' in body
+    text, body = parts(nudge)
+    assert check_in in text and f'href="{html.escape(check_in)}"' in body
+    assert "accept" not in text
+
+
+def test_link_values_are_url_quoted() -> None:
+    settings = Settings(_env_file=None, mentorship_link_template=TEMPLATE)
+    notification = make_notification(Notice.CHECK_IN_DUE, to=Audience.MENTOR, workflow_id="a b/c?d")
+    assert "https://app.example.com/m/a%20b%2Fc%3Fd/check_in?as=ada&src=mail" in render(notification, settings).text
+
+
+async def test_no_links_without_a_template(mail_sink: MailSink, mail_settings: Settings) -> None:
+    await send(mail_settings, make_notification(Notice.INVITATION))
+    await send(mail_settings, make_notification(Notice.CHECK_IN_DUE, to=Audience.MENTOR))
+
+    for message in await mail_sink.wait_for(2):
+        text, body = parts(message)
+        assert "http" not in text
+        assert "href" not in body
+
+
+def test_an_unknown_placeholder_in_the_template_stops_the_worker_at_start() -> None:
+    settings = Settings(_env_file=None, mentorship_link_template="https://x/{mentorship}")
+    with pytest.raises(ValueError, match="unknown placeholders"):
+        Mailer(settings)
+
+
+async def test_non_ascii_names_are_encoded(mail_sink: MailSink, mail_settings: Settings) -> None:
+    invitation = make_invitation(
+        mentor=Person(id="zoe", name="Zoë Ångström, PhD", email="zoe@example.com"),
+        mentee=Person(id="jiro", name="山田 次郎", email="jiro@example.com"),
+    )
+    await send(mail_settings, make_notification(Notice.INVITATION, invitation=invitation))
+
+    await mail_sink.wait_for(1)
+    [delivery] = mail_sink.deliveries
+    # On the wire the headers are 7-bit (RFC 2047 encoded words); decoded they read as typed.
+    headers = delivery.raw.split(b"\r\n\r\n", 1)[0]
+    assert headers.isascii()
+    assert b"=?utf-8?" in headers
+    message = delivery.message
+    [address] = message["To"].addresses
+    assert address.display_name == "Zoë Ångström, PhD"
+    assert address.addr_spec == "zoe@example.com"
+    assert message["Subject"] == "山田 次郎 would like you to be their mentor"
+    text, body = parts(message)
+    assert "Hi Zoë Ångström, PhD," in text and "山田 次郎" in body
+
+
+@pytest.mark.parametrize("stage", ["rcpt", "data"])
+async def test_a_4xx_reply_is_retryable_and_the_next_attempt_delivers(
+    mail_sink: MailSink, mail_settings: Settings, stage: str
+) -> None:
+    mail_sink.fail_next(1, "451 4.3.0 try again later", at="rcpt" if stage == "rcpt" else "data")
+    notification = make_notification(Notice.CHECK_IN_DUE, to=Audience.MENTOR)
+
+    with pytest.raises(ApplicationError) as failure:
+        await send(mail_settings, notification)
+    assert not failure.value.non_retryable
+    assert failure.value.type == TRANSIENT_EMAIL_FAILURE
+    assert "451 4.3.0 try again later" in failure.value.message
+    assert mail_sink.messages == []
+
+    receipt = await send(mail_settings, notification)
+    [message] = await mail_sink.wait_for(1)
+    assert message["Message-ID"] == receipt.message_id
+    assert mail_sink.attempts == 2
+
+
+async def test_a_5xx_refusal_of_the_recipient_is_permanent(mail_sink: MailSink, mail_settings: Settings) -> None:
+    mail_sink.fail_next(1, "550 5.1.1 no such user")
+
+    with pytest.raises(ApplicationError) as failure:
+        await send(mail_settings, make_notification(Notice.CHECK_IN_DUE, to=Audience.MENTEE))
+
+    assert failure.value.non_retryable
+    assert failure.value.type == PERMANENT_EMAIL_FAILURE
+    assert failure.value.message == "mail server refused ben@example.com: 550 5.1.1 no such user"
+    assert mail_sink.messages == []
+
+
+async def test_a_5xx_refusal_of_the_message_is_permanent(mail_sink: MailSink, mail_settings: Settings) -> None:
+    mail_sink.fail_next(1, "554 5.7.1 message rejected as spam", at="data")
+
+    with pytest.raises(ApplicationError) as failure:
+        await send(mail_settings, make_notification(Notice.WRAP_UP, to=Audience.MENTEE))
+
+    assert failure.value.non_retryable
+    assert failure.value.type == PERMANENT_EMAIL_FAILURE
+    assert "ben@example.com" in failure.value.message
+    assert "554 5.7.1 message rejected as spam" in failure.value.message
+
+
+async def test_no_server_listening_is_retryable(mail_settings: Settings) -> None:
+    nobody = mail_settings.model_copy(update={"smtp_port": free_port()})
+
+    with pytest.raises(ApplicationError) as failure:
+        await send(nobody, make_notification())
+
+    assert not failure.value.non_retryable
+    assert failure.value.type == TRANSIENT_EMAIL_FAILURE
+    assert "could not reach mail server" in failure.value.message
+
+
+# --- Rendering ------------------------------------------------------------------------------------------
+
+_AUDIENCES = {
+    Notice.INVITATION: [Audience.MENTOR],
+    Notice.INVITATION_SENT: [Audience.MENTEE],
+    Notice.INVITATION_REMINDER: [Audience.MENTOR],
+    Notice.AT_RISK: [Audience.COORDINATOR],
+    Notice.BACK_ON_TRACK: [Audience.COORDINATOR],
+}
+
+
+@pytest.mark.parametrize("kind", list(Notice))
+@pytest.mark.parametrize("full", [True, False], ids=["all-fields", "bare"])
+def test_every_notice_renders(kind: Notice, full: bool) -> None:
+    settings = Settings(_env_file=None, mentorship_link_template=TEMPLATE)
+    extra = (
+        {"actor": Role.MENTOR, "check_in_number": 3, "missed_in_a_row": 2, "text": "Busy <month>", "mutual": True}
+        if full
+        else {"at": None}
+    )
+    for to in _AUDIENCES.get(kind, [Audience.MENTOR, Audience.MENTEE, Audience.COORDINATOR]):
+        rendered = render(make_notification(kind, to=to, **extra), settings)
+        assert rendered.subject.strip() and "\n" not in rendered.subject
+        assert rendered.text.strip().startswith("Hi ")
+        assert rendered.html.strip()
+        assert "None" not in rendered.text, rendered.text
+        assert "<month>" not in rendered.html
+
+
+def test_what_the_notices_say() -> None:
+    settings = Settings(_env_file=None)
+    due = datetime(2026, 12, 9, 14, 0, tzinfo=UTC)
+
+    started = render(make_notification(Notice.MENTORSHIP_STARTED, to=Audience.MENTOR, mutual=True), settings)
+    assert "invited each other" in started.text
+    assert "every 14 days" in started.text and format_when(due) in started.text
+
+    at_risk = render(make_notification(Notice.AT_RISK, to=Audience.COORDINATOR, missed_in_a_row=3), settings)
+    assert "3 check-ins in a row" in at_risk.subject and "Hi Cleo Coordinator," in at_risk.text
+
+    paused = render(
+        make_notification(Notice.PAUSED, to=Audience.MENTOR, actor=Role.MENTEE, text="Exams until June"), settings
+    )
+    assert "Ben Okafor paused" in paused.text and "Exams until June" in paused.text
+    assert f"until {format_when(due)}" in paused.text
+
+    withdrawn = render(
+        make_notification(Notice.WITHDRAWN, to=Audience.MENTEE, actor=Role.MENTOR, text="Changing jobs"), settings
+    )
+    assert "Ada Lovelace has ended" in withdrawn.text and "Changing jobs" in withdrawn.text
+
+    check_in = render(make_notification(Notice.CHECK_IN_DUE, to=Audience.MENTEE, check_in_number=4), settings)
+    assert "check-in 4" in check_in.subject and "Ada Lovelace" in check_in.subject
+
+
+@pytest.mark.parametrize(
+    ("iso", "every", "plain"),
+    [
+        ("P14D", "every 14 days", "14 days"),
+        ("P1D", "every day", "1 day"),
+        ("P1W", "every week", "1 week"),
+        ("P2W", "every 2 weeks", "2 weeks"),
+        ("P1M", "every month", "1 month"),
+        ("P1Y6M", "every 1 year and 6 months", "1 year and 6 months"),
+        ("P1DT12H", "every 1 day and 12 hours", "1 day and 12 hours"),
+        ("PT30S", "every 30 seconds", "30 seconds"),
+    ],
+)
+def test_durations_read_humanly(iso: str, every: str, plain: str) -> None:
+    assert humanize_every(iso) == every
+    assert humanize_duration(iso) == plain
+
+
+def test_dates_are_shown_in_utc() -> None:
+    assert format_when(datetime(2026, 12, 9, 14, 0, tzinfo=UTC)) == "Wed 9 Dec 2026, 14:00 UTC"
+    assert format_when(datetime.fromisoformat("2026-12-09T23:30:00-05:00")) == "Thu 10 Dec 2026, 04:30 UTC"
