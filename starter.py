@@ -103,9 +103,10 @@ async def invite(
         static_summary=summary_for(invitation),
         static_details=details_for(invitation),
     )
-    return await client.execute_update_with_start_workflow(
+    current: MentorshipStatus = await client.execute_update_with_start_workflow(
         "invite", invitation, start_workflow_operation=operation, result_type=MentorshipStatus
     )
+    return current
 
 
 async def act(client: Client, workflow_id: str, action: str, payload: BaseModel | dict[str, Any]) -> MentorshipStatus:
@@ -113,7 +114,8 @@ async def act(client: Client, workflow_id: str, action: str, payload: BaseModel 
     model = ACTION_INPUTS[action]
     validated = payload if isinstance(payload, model) else model.model_validate(payload)
     handle = client.get_workflow_handle(workflow_id)
-    return await handle.execute_update(action, validated, result_type=MentorshipStatus)
+    current: MentorshipStatus = await handle.execute_update(action, validated, result_type=MentorshipStatus)
+    return current
 
 
 async def send(client: Client, workflow_id: str, action: str, payload: BaseModel | dict[str, Any]) -> None:
@@ -124,7 +126,10 @@ async def send(client: Client, workflow_id: str, action: str, payload: BaseModel
 
 
 async def status(client: Client, workflow_id: str) -> MentorshipStatus:
-    return await client.get_workflow_handle(workflow_id).query("status", result_type=MentorshipStatus)
+    current: MentorshipStatus = await client.get_workflow_handle(workflow_id).query(
+        "status", result_type=MentorshipStatus
+    )
+    return current
 
 
 _ID = re.compile(r"^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$")

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.email import Mailer
 from config import Settings
@@ -24,6 +25,13 @@ log = logging.getLogger("mentorship.worker")
 
 # devtools/dev.py waits for this phrase to know the worker is up.
 READY_MESSAGE = "Worker polling"
+
+
+# pydantic imports these lazily while validating email addresses; they are deterministic libraries, so the
+# sandbox passes them through instead of re-importing them in the middle of a workflow task.
+WORKFLOW_RUNNER = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("email_validator", "idna", "dns")
+)
 
 
 def shutdown_grace(settings: Settings) -> timedelta:
@@ -41,6 +49,7 @@ def build_worker(client: Client, settings: Settings, *, graceful_shutdown: timed
         workflows=[Mentorship],
         activities=[Mailer(settings).send_notification],
         graceful_shutdown_timeout=graceful_shutdown,
+        workflow_runner=WORKFLOW_RUNNER,
     )
 
 

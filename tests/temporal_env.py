@@ -91,18 +91,19 @@ def people(initiated_by: str = "mentee", **overrides: Any) -> Invitation:
 
 
 async def status_of(handle: WorkflowHandle[Any, Any]) -> MentorshipStatus:
-    return await handle.query("status", result_type=MentorshipStatus)
+    current: MentorshipStatus = await handle.query("status", result_type=MentorshipStatus)
+    return current
 
 
 async def wait_status(
     handle: WorkflowHandle[Any, Any],
     predicate: Callable[[MentorshipStatus], bool],
     what: str,
-    timeout: float = 15.0,
+    within: float = 15.0,
 ) -> MentorshipStatus:
     """Wait on a condition of the workflow's state (queries do not move time on the test server)."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while True:
         current = await status_of(handle)
         if predicate(current):
@@ -126,10 +127,10 @@ def _role(message: Any) -> str:
     return str(message["Message-ID"]).strip("<>").split("@")[0].rsplit(".", 1)[1]
 
 
-async def wait_mail(sink: MailSink, workflow_id: str, count: int, timeout: float = 15.0) -> list[tuple[str, str]]:
+async def wait_mail(sink: MailSink, workflow_id: str, count: int, within: float = 15.0) -> list[tuple[str, str]]:
     """Wait until exactly ``count`` emails of this mentorship arrived (and fail if more did)."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while True:
         found = steps(sink, workflow_id)
         if len(found) >= count:

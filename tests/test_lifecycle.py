@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 import pytest_asyncio
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 import starter
@@ -25,7 +28,9 @@ BOTH_SIDES = pytest.mark.parametrize("initiator", ["mentor", "mentee"])
 @pytest_asyncio.fixture
 async def world(time_env: WorkflowEnvironment, mail_sink: MailSink) -> AsyncIterator[World]:
     async with running_worker(time_env.client, mail_sink) as task_queue:
-        yield World(time_env, mail_sink, task_queue)
+        world = World(time_env, mail_sink, task_queue)
+        yield world
+        await world.close()
 
 
 class World:
@@ -35,6 +40,16 @@ class World:
         self.env = env
         self.sink = sink
         self.task_queue = task_queue
+        self.started: list[str] = []
+
+    async def close(self) -> None:
+        """Terminate what the test left open: on the shared test server, time cannot skip past a workflow
+        whose worker has gone."""
+        for workflow_id in self.started:
+            try:
+                await self.client.get_workflow_handle(workflow_id).terminate("test finished")
+            except RPCError:
+                pass  # already closed
 
     @property
     def client(self) -> Client:
@@ -42,22 +57,46 @@ class World:
 
     async def invite(self, invitation: Invitation, **kwargs: Any) -> WorkflowHandle[Any, Any]:
         current = await starter.invite(self.client, invitation, task_queue=self.task_queue, **kwargs)
+        self.started.append(current.workflow_id)
         return self.client.get_workflow_handle(current.workflow_id)
 
     async def signal(self, handle: WorkflowHandle[Any, Any], action: str, **payload: Any) -> None:
         await starter.send(self.client, handle.id, action, payload)
 
     async def result(self, handle: WorkflowHandle[Any, Any]) -> MentorshipStatus:
-        # With a run id the SDK re-polls when the test server's long poll ends empty (without one it gives up).
+        # Only handles from start_workflow skip time while awaiting a result, so tests move time with env.sleep
+        # first. With a run id the SDK re-polls when the test server's long poll ends empty.
         history = await self.client.get_workflow_handle(handle.id).fetch_history()
         run_id = history.events[0].workflow_execution_started_event_attributes.original_execution_run_id
-        return await self.client.get_workflow_handle(handle.id, run_id=run_id, result_type=MentorshipStatus).result()
+        final: MentorshipStatus = await self.client.get_workflow_handle(
+            handle.id, run_id=run_id, result_type=MentorshipStatus
+        ).result()
+        return final
+
+    async def settled(self, handle: WorkflowHandle[Any, Any]) -> None:
+        """Wait until the latest run has finished its workflow task (the test server holds queries sent to a
+        run that has just continued as new until their deadline)."""
+        pending = {EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED}
+        for _ in range(200):
+            history = await self.client.get_workflow_handle(handle.id).fetch_history()
+            if history.events[-1].event_type not in pending:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("the workflow never settled")
 
     async def chain(self, handle: WorkflowHandle[Any, Any]) -> tuple[str, bool]:
         """(first run id of the latest run's chain, whether the latest run continued an earlier one)."""
         history = await self.client.get_workflow_handle(handle.id).fetch_history()
         started = history.events[0].workflow_execution_started_event_attributes
         return started.first_execution_run_id, bool(started.continued_execution_run_id)
+
+
+def check_in_due(n: int) -> Callable[[MentorshipStatus], bool]:
+    return lambda s: s.cycle == n and s.cycle_reminded
+
+
+def check_ins_recorded(n: int) -> Callable[[MentorshipStatus], bool]:
+    return lambda s: len(s.check_ins) == n
 
 
 def ids(invitation: Invitation) -> tuple[str, str]:
@@ -131,7 +170,8 @@ async def test_invitation_withdrawn_by_initiator(world: World, initiator: str) -
 async def test_invitation_reminders_then_expiry(world: World, initiator: str) -> None:
     invitation = people(initiator)
     handle = await world.invite(invitation)
-    final = await world.result(handle)  # time skips: no one answers
+    await world.env.sleep(15 * DAY)  # no one answers
+    final = await world.result(handle)
     assert final.stage is Stage.EXPIRED
     assert final.invitation_reminders_sent == 2
     assert final.ended_at == final.invited_at + 14 * DAY
@@ -207,7 +247,7 @@ async def test_refused_signals_change_nothing_and_are_recorded(world: World) -> 
     await wait_mail(world.sink, handle.id, 2)
     before = await status_of(handle)
 
-    wrong_while_invited = [
+    wrong_while_invited: list[tuple[str, dict[str, Any], str]] = [
         ("accept", {"by": mentee}, "only the invitee"),
         ("decline", {"by": mentee}, "only the invitee"),
         ("accept", {"by": "mallory"}, "not part of this mentorship"),
@@ -221,9 +261,7 @@ async def test_refused_signals_change_nothing_and_are_recorded(world: World) -> 
     ]
     for action, payload, _ in wrong_while_invited:
         await world.client.get_workflow_handle(handle.id).signal(action, payload)
-    after = await wait_status(
-        handle, lambda s: len(s.refused_signals) == len(wrong_while_invited), "refusals recorded"
-    )
+    after = await wait_status(handle, lambda s: len(s.refused_signals) == len(wrong_while_invited), "refusals recorded")
     for refusal, (action, payload, reason) in zip(after.refused_signals, wrong_while_invited, strict=True):
         assert refusal.signal == action
         assert refusal.by == payload.get("by")
@@ -233,8 +271,9 @@ async def test_refused_signals_change_nothing_and_are_recorded(world: World) -> 
     await world.signal(handle, "accept", by=mentor)
     await wait_status(handle, lambda s: s.stage is Stage.ACTIVE, "acceptance")
     await world.signal(handle, "pause", by=mentor)
-    paused = await wait_status(handle, lambda s: s.stage is Stage.PAUSED, "pause")
-    wrong_later = [
+    # invitation, confirmation, two welcomes, the pause notice: all delivered before comparing.
+    paused = await wait_status(handle, lambda s: s.stage is Stage.PAUSED and s.notifications_sent == 5, "pause")
+    wrong_later: list[tuple[str, dict[str, Any], str]] = [
         ("accept", {"by": mentor}, "already accepted"),
         ("decline", {"by": mentor}, "already accepted"),
         ("pause", {"by": mentee}, "already paused"),
@@ -258,12 +297,12 @@ async def test_a_year_of_biweekly_check_ins(world: World) -> None:
     sent = 4
     for n in range(1, 27):
         await world.env.sleep(14 * DAY)
-        await wait_status(handle, lambda s, n=n: s.cycle_reminded and s.cycle == n, f"check-in {n} due")
+        await wait_status(handle, check_in_due(n), f"check-in {n} due")
         sent += 2
         await wait_mail(world.sink, handle.id, sent)
         by = invitation.mentor.id if n % 2 else invitation.mentee.id
         await world.signal(handle, "check_in", by=by, note=f"session {n}", rating=1 + n % 5)
-        await wait_status(handle, lambda s, n=n: len(s.check_ins) == n, f"check-in {n} recorded")
+        await wait_status(handle, check_ins_recorded(n), f"check-in {n} recorded")
     final = await status_of(handle)
     assert [c.number for c in final.check_ins] == list(range(1, 27))
     assert final.missed_total == 0
@@ -331,7 +370,8 @@ async def test_pause_until_a_date_resumes_by_itself(world: World) -> None:
     assert now is not None
     until = now + 30 * DAY
     await world.signal(handle, "pause", by=invitation.mentee.id, reason="Parental leave", until=until.isoformat())
-    paused = await wait_status(handle, lambda s: s.stage is Stage.PAUSED, "pause")
+    # invitation, confirmation, two welcomes, the pause notice: all delivered before comparing.
+    paused = await wait_status(handle, lambda s: s.stage is Stage.PAUSED and s.notifications_sent == 5, "pause")
     assert paused.paused_until == until and paused.next_check_in_due is None
     assert (await wait_mail(world.sink, handle.id, 5))[-1] == ("pause-1", "mentor")
     await world.env.sleep(29 * DAY)  # no reminders while paused
@@ -360,6 +400,7 @@ async def test_term_ends_with_wrap_up_then_completion(world: World) -> None:
     handle = await world.invite(invitation)
     await world.signal(handle, "accept", by=invitation.mentor.id)
     await wait_status(handle, lambda s: s.stage is Stage.ACTIVE, "acceptance")
+    await world.env.sleep(32 * DAY)
     final = await world.result(handle)
     assert final.stage is Stage.COMPLETED and final.wrap_up_sent
     assert final.accepted_at is not None and final.ended_at == final.term_ends_at
@@ -367,7 +408,7 @@ async def test_term_ends_with_wrap_up_then_completion(world: World) -> None:
     assert final.term_ends_at.month != final.accepted_at.month
     mails = steps(world.sink, handle.id)
     assert sorted(mails[-2:]) == [("wrap-up", "mentee"), ("wrap-up", "mentor")]
-    wrap = [m for m in world.sink.messages if m["X-Mentorship-Step"] == "wrap-up"][0]
+    wrap = next(m for m in world.sink.messages if m["X-Mentorship-Step"] == "wrap-up")
     assert "feedback" in wrap.get_body(("plain",)).get_content().lower()  # type: ignore[union-attr]
 
 
@@ -382,10 +423,11 @@ async def test_continue_as_new_keeps_the_state(world: World) -> None:
     await wait_status(handle, lambda s: s.stage is Stage.ACTIVE, "acceptance")
     for n in range(1, 9):
         await world.env.sleep(14 * DAY)
-        await wait_status(handle, lambda s, n=n: s.cycle == n and s.cycle_reminded, f"check-in {n} due")
+        await wait_status(handle, check_in_due(n), f"check-in {n} due")
         await world.signal(handle, "check_in", by=invitation.mentee.id, note=f"n{n}", rating=4)
-        await wait_status(handle, lambda s, n=n: len(s.check_ins) == n, f"check-in {n}")
+        await wait_status(handle, check_ins_recorded(n), f"check-in {n}")
     latest = world.client.get_workflow_handle(handle.id)
+    await world.settled(latest)
     assert await world.chain(handle) == (first_run, True), "the workflow continued as new"
     final = await status_of(latest)
     assert [(c.number, c.note) for c in final.check_ins] == [(n, f"n{n}") for n in range(1, 9)]

@@ -107,6 +107,9 @@ class Mentorship:
         # Bumped by every change, so the main loop wakes up and re-plans.
         self._changes = 0
         self._published: dict[str, Any] = {}
+        # While a timed event is handled, "now" is the moment it was due: an invitation expires at its expiry
+        # time and a cycle starts when the pause ended, however late the worker got to it.
+        self._event_time: datetime | None = None
         if input.carried is not None:
             self.s = input.carried
             return
@@ -462,7 +465,7 @@ class Mentorship:
     def _resume(self, role: Role | None, note: str | None) -> None:
         """Resume by a participant (``role``) or by the pause's own end (``None``)."""
         s = self.s
-        now = workflow.now()
+        now = self._now()
         s.stage = Stage.ACTIVE
         s.paused_until = None
         # A fresh full cycle after a pause: people get the whole cadence to meet again.
@@ -478,10 +481,17 @@ class Mentorship:
             )
 
     def _on_due(self, due: NextDue) -> None:
+        self._event_time = due.at
+        try:
+            self._handle_due(due)
+        finally:
+            self._event_time = None
+        self._changes += 1
+
+    def _handle_due(self, due: NextDue) -> None:
         s = self.s
         inv = s.invitation
-        now = workflow.now()
-        self._changes += 1
+        now = self._now()
         if due.event is Due.INVITATION_REMINDER:
             s.invitation_reminders_sent += 1
             n = s.invitation_reminders_sent
@@ -621,14 +631,17 @@ class Mentorship:
     def _end(self, stage: Stage, *, by: str | None = None, detail: str | None = None) -> None:
         s = self.s
         s.stage = stage
-        s.ended_at = workflow.now()
+        s.ended_at = self._now()
         s.expires_at = None
         s.next_check_in_due = None
         s.paused_until = None
         self._record(str(stage), by=by, detail=detail)
 
     def _record(self, event: str, *, by: str | None = None, detail: str | None = None) -> None:
-        self.s.timeline.append(TimelineEntry(at=workflow.now(), event=event, by=by, detail=detail))
+        self.s.timeline.append(TimelineEntry(at=self._now(), event=event, by=by, detail=detail))
+
+    def _now(self) -> datetime:
+        return self._event_time or workflow.now()
 
     @staticmethod
     def _after(duration: str, start: datetime) -> datetime:
