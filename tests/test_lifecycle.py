@@ -76,7 +76,11 @@ class World:
     async def settled(self, handle: WorkflowHandle[Any, Any]) -> None:
         """Wait until the latest run has finished its workflow task (the test server holds queries sent to a
         run that has just continued as new until their deadline)."""
-        pending = {EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED}
+        pending = {
+            EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+            EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+            EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
+        }
         for _ in range(200):
             history = await self.client.get_workflow_handle(handle.id).fetch_history()
             if history.events[-1].event_type not in pending:
@@ -423,8 +427,10 @@ async def test_continue_as_new_keeps_the_state(world: World) -> None:
     await wait_status(handle, lambda s: s.stage is Stage.ACTIVE, "acceptance")
     for n in range(1, 9):
         await world.env.sleep(14 * DAY)
+        await world.settled(handle)
         await wait_status(handle, check_in_due(n), f"check-in {n} due")
         await world.signal(handle, "check_in", by=invitation.mentee.id, note=f"n{n}", rating=4)
+        await world.settled(handle)
         await wait_status(handle, check_ins_recorded(n), f"check-in {n}")
     latest = world.client.get_workflow_handle(handle.id)
     await world.settled(latest)
