@@ -784,4 +784,7 @@ class Mentorship:
 
 
 def _when(moment: datetime | None) -> str:
-    return moment.strftime("%a %d %b %Y %H:%M UTC") if moment else "—"
+    if moment is None:
+        return "—"
+    # Seconds only matter for short demo timings; days-long cadences read better without them.
+    return moment.strftime("%a %d %b %Y %H:%M:%S UTC" if moment.second else "%a %d %b %Y %H:%M UTC")

@@ -1,0 +1,356 @@
+"""Record the workflow histories that ``tests/test_replay.py`` replays.
+
+    .venv/bin/python -m tests.record_histories            # all scenarios
+    .venv/bin/python -m tests.record_histories expired    # only those whose name contains "expired"
+
+Each scenario drives one mentorship on the time-skipping test server, with the project's own worker
+(``worker.build_worker``) mailing an in-process ``MailSink``, and writes the finished workflow's full history to
+``tests/histories/<scenario>.json``. Re-record only for a deliberate, incompatible workflow change (and say why
+in the commit): a compatible change must keep replaying the files recorded before it.
+
+The files are what ``WorkflowHistory.to_json_dict()`` gives, one event per line (small, diffable), plus the
+workflow id (``workflowId``, ignored by ``WorkflowHistory.from_json``) and the scenario name. The only edit is
+that every ``identity`` (``pid@hostname`` of the worker or client that acted) becomes ``recorder``: replay
+never reads it, and the files should not carry the name of the machine that recorded them. Person ids are
+fixed, so a re-recording changes timestamps, run ids and base64 payloads, not the shape.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+import starter
+from devtools.mailsink import MailSink
+from temporal_client import ensure_search_attributes
+from tests.temporal_env import TEST_SERVER, running_worker, status_of, wait_mail, wait_status
+from workflows.contract import Invitation, MentorshipStatus, Role, Stage
+
+HISTORIES = Path(__file__).parent / "histories"
+DAY = timedelta(days=1)
+# Low enough that a few months of check-ins continue as new (the workflow's minimum is 50).
+CONTINUE_AS_NEW_LIMIT = 60
+
+_PENDING = {
+    EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
+}
+_CLOSED = {
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
+}
+
+
+def invitation(tag: str, initiated_by: str, **overrides: Any) -> Invitation:
+    """Ana mentors Ben, Cora coordinates; ids carry the scenario's tag, so every scenario has its own workflow."""
+    data: dict[str, Any] = {
+        "mentor": {"id": f"ana.{tag}", "name": "Ana Ruiz", "email": "ana@example.com"},
+        "mentee": {"id": f"ben.{tag}", "name": "Ben Ode", "email": "ben@example.com"},
+        "coordinator": {"id": f"cora.{tag}", "name": "Cora Lind", "email": "cora@example.com"},
+        "initiated_by": initiated_by,
+        "message": "Guidance on leading a team?",
+        "focus_areas": ["leadership"],
+    }
+    data.update(overrides)
+    return Invitation.model_validate(data)
+
+
+@dataclass
+class Recorder:
+    env: WorkflowEnvironment
+    sink: MailSink
+    task_queue: str
+    out: Path
+
+    @property
+    def client(self) -> Client:
+        return self.env.client
+
+    async def invite(self, inv: Invitation, **kwargs: Any) -> WorkflowHandle[Any, Any]:
+        current = await starter.invite(self.client, inv, task_queue=self.task_queue, **kwargs)
+        return self.client.get_workflow_handle(current.workflow_id)
+
+    async def signal(self, handle: WorkflowHandle[Any, Any], action: str, **payload: Any) -> None:
+        await starter.send(self.client, handle.id, action, payload)
+
+    async def update(self, handle: WorkflowHandle[Any, Any], action: str, **payload: Any) -> MentorshipStatus:
+        return await starter.act(self.client, handle.id, action, payload)
+
+    async def sleep(self, duration: timedelta) -> None:
+        await self.env.sleep(duration)
+
+    async def now(self) -> datetime:
+        return await self.env.get_current_time()
+
+    async def sent(self, handle: WorkflowHandle[Any, Any], count: int, failed: int = 0) -> MentorshipStatus:
+        """Wait until ``count`` emails arrived and the workflow has recorded every outcome (sent or failed)."""
+        await wait_mail(self.sink, handle.id, count)
+        return await wait_status(
+            handle,
+            lambda s: s.notifications_sent == count and len(s.notification_failures) == failed,
+            f"{count} email(s) recorded as sent, {failed} failed",
+        )
+
+    async def settled(self, handle: WorkflowHandle[Any, Any]) -> None:
+        """Until the latest run has nothing in flight (no workflow task, no activity, not just continued)."""
+        for _ in range(400):
+            history = await self.client.get_workflow_handle(handle.id).fetch_history()
+            if history.events[-1].event_type not in _PENDING:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{handle.id} never settled")
+
+    async def first_run(self, handle: WorkflowHandle[Any, Any]) -> tuple[str, bool]:
+        """(first run id of the latest run's chain, whether the latest run continued an earlier one)."""
+        history = await self.client.get_workflow_handle(handle.id).fetch_history()
+        started = history.events[0].workflow_execution_started_event_attributes
+        return started.first_execution_run_id, bool(started.continued_execution_run_id)
+
+    async def save(self, scenario: str, workflow_id: str, run_id: str | None = None) -> Path:
+        """Write the (closed) run's history; by default the latest run of ``workflow_id``."""
+        handle = self.client.get_workflow_handle(workflow_id, run_id=run_id)
+        for _ in range(400):
+            history = await handle.fetch_history()
+            if history.events[-1].event_type in _CLOSED:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError(f"{workflow_id} ({run_id or 'latest run'}) did not close")
+        path = self.out / f"{scenario}.json"
+        path.write_text(dump(scenario, history), encoding="utf-8")
+        print(
+            f"  {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}: "
+            f"{len(history.events)} events, {path.stat().st_size} bytes"
+        )
+        return path
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: "recorder" if key == "identity" else _scrub(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_scrub(item) for item in value]
+    return value
+
+
+def dump(scenario: str, history: WorkflowHistory) -> str:
+    """The history as JSON, one event per line; ``WorkflowHistory.from_json`` reads it back."""
+    events = _scrub(history.to_json_dict()["events"])
+    lines = [json.dumps(event, separators=(",", ":"), sort_keys=True) for event in events]
+    head = json.dumps({"scenario": scenario, "workflowId": history.workflow_id})[:-1]
+    return head + ', "events": [\n' + ",\n".join(lines) + "\n]}\n"
+
+
+# --- The scenarios ------------------------------------------------------------------------------------------
+
+
+async def invitation_expired(r: Recorder) -> None:
+    """(a) Invited by the mentee; nobody answers: two reminders, then the invitation expires."""
+    inv = invitation("expired", "mentee")
+    handle = await r.invite(inv)
+    await r.sent(handle, 2)
+    for n in (1, 2):
+        await r.sleep(3 * DAY)
+        await wait_status(handle, lambda s, n=n: s.invitation_reminders_sent == n, f"reminder {n}")  # type: ignore[misc]
+        await r.sent(handle, 2 + n)
+    await r.sleep(9 * DAY)
+    await wait_status(handle, lambda s: s.stage is Stage.EXPIRED, "expiry")
+    await r.save("invitation_expired", handle.id)
+
+
+async def accepted_at_risk_paused_withdrawn(r: Recorder) -> None:
+    """(b) Invited by the mentor, accepted; check-ins, two missed with nudges, at risk (coordinator told), back on
+    track, paused with an end date, resumed by itself, withdrawn. Actions arrive as updates and as signals."""
+    inv = invitation("lifecycle", "mentor", escalate_after_missed=2)
+    mentor, mentee = inv.mentor.id, inv.mentee.id
+    handle = await r.invite(inv)
+    await r.sent(handle, 2)
+    await r.update(handle, "accept", by=mentee, note="Glad to")
+    await r.sent(handle, 4)
+
+    await r.sleep(14 * DAY)  # check-in 1 due: both reminded
+    await wait_status(handle, lambda s: s.cycle == 1 and s.cycle_reminded, "check-in 1 due")
+    await r.sent(handle, 6)
+    await r.signal(handle, "check_in", by=mentee, note="Kick-off", rating=5)
+    await wait_status(handle, lambda s: len(s.check_ins) == 1, "check-in 1 recorded")
+
+    sent = 6
+    for cycle in (2, 3):
+        await r.sleep(14 * DAY)  # due: both reminded
+        await wait_status(handle, lambda s, c=cycle: s.cycle == c and s.cycle_reminded, f"check-in {cycle} due")  # type: ignore[misc]
+        sent += 2
+        await r.sent(handle, sent)
+        await r.sleep(3 * DAY)  # grace over: both nudged
+        await wait_status(handle, lambda s, c=cycle: s.cycle == c and s.cycle_nudged, f"check-in {cycle} nudge")  # type: ignore[misc]
+        sent += 2
+        await r.sent(handle, sent)
+        await r.sleep(11 * DAY)  # the next one falls due: this one is missed
+        await wait_status(handle, lambda s, c=cycle: s.missed_total == c - 1, f"check-in {cycle} missed")  # type: ignore[misc]
+    # The second miss in a row: at risk, the coordinator told; check-in 4 is due (both reminded).
+    at_risk = await wait_status(handle, lambda s: s.at_risk and s.cycle == 4 and s.cycle_reminded, "at risk")
+    assert at_risk.missed_in_a_row == 2
+    sent += 1 + 2
+    await r.sent(handle, sent)
+
+    back = await r.update(handle, "check_in", by=mentor, note="Back at it", rating=4)
+    assert not back.at_risk
+    sent += 1
+    await r.sent(handle, sent)
+
+    until = await r.now() + 21 * DAY
+    await r.signal(handle, "pause", by=mentee, reason="Holidays", until=until.isoformat())
+    await wait_status(handle, lambda s: s.stage is Stage.PAUSED, "pause")
+    sent += 1
+    await r.sent(handle, sent)
+    await r.sleep(22 * DAY)
+    await wait_status(handle, lambda s: s.stage is Stage.ACTIVE, "automatic resume")
+    sent += 2
+    await r.sent(handle, sent)
+
+    await r.signal(handle, "withdraw", by=mentor, reason="Changing roles")
+    await wait_status(handle, lambda s: s.stage is Stage.WITHDRAWN, "withdrawal")
+    await r.save("accepted_at_risk_paused_withdrawn", handle.id)
+
+
+async def mutual_term_completed(r: Recorder) -> None:
+    """(c) The mentee invites, then the mentor invites too: active at once; a one-month term ends with a wrap-up."""
+    from_mentee = invitation("mutual", "mentee", term="P1M")
+    handle = await r.invite(from_mentee)
+    await r.sent(handle, 2)
+    from_mentor = from_mentee.model_copy(update={"initiated_by": Role.MENTOR, "message": "Let's do it"})
+    active = await starter.invite(r.client, from_mentor, task_queue=r.task_queue)
+    assert active.stage is Stage.ACTIVE
+    await r.sent(handle, 4)
+
+    await r.sleep(14 * DAY)
+    await wait_status(handle, lambda s: s.cycle == 1 and s.cycle_reminded, "check-in 1 due")
+    await r.sent(handle, 6)
+    await r.signal(handle, "check_in", by=from_mentee.mentor.id, note="Good start", rating=4)
+    await wait_status(handle, lambda s: len(s.check_ins) == 1, "check-in 1 recorded")
+    await r.sleep(14 * DAY)
+    await wait_status(handle, lambda s: s.cycle == 2 and s.cycle_reminded, "check-in 2 due")
+    await r.sent(handle, 8)
+    await r.sleep(4 * DAY)  # past the end of the term
+    final = await wait_status(handle, lambda s: s.stage is Stage.COMPLETED, "completion")
+    assert final.wrap_up_sent
+    await r.save("mutual_term_completed", handle.id)
+
+
+async def refused_signals_email_failure(r: Recorder) -> None:
+    """(d) The first email is refused for good (550), refused signals from the wrong people (and an update
+    rejected by its validator, which leaves no trace), then the invitee declines."""
+    r.sink.fail_next(1, "550 5.1.1 no such user")
+    inv = invitation("refused", "mentee")
+    mentor, mentee = inv.mentor.id, inv.mentee.id
+    handle = await r.invite(inv)
+    await r.sent(handle, 1, failed=1)
+
+    await r.signal(handle, "accept", by=mentee)  # the initiator cannot accept
+    await r.signal(handle, "withdraw", by=mentor)  # the invitee cannot withdraw
+    await r.signal(handle, "check_in", by="mallory")  # not part of it
+    await wait_status(handle, lambda s: len(s.refused_signals) == 3, "refusals recorded")
+    try:
+        await r.update(handle, "decline", by=mentee)
+    except WorkflowUpdateFailedError:
+        pass
+    else:
+        raise AssertionError("the initiator's decline should have been rejected")
+
+    await r.signal(handle, "decline", by=mentor, reason="No time this quarter")
+    await wait_status(handle, lambda s: s.stage is Stage.DECLINED, "decline")
+    await r.sent(handle, 2, failed=1)
+    await r.save("refused_signals_email_failure", handle.id)
+
+
+async def continued_as_new(r: Recorder) -> None:
+    """(e) A low history limit: after some check-ins the run continues as new, carrying its state. Both the
+    first run (ends in ContinuedAsNew) and the run that starts from the carried state (withdrawn) are kept."""
+    inv = invitation("long", "mentor")
+    handle = await r.invite(inv, history_event_limit=CONTINUE_AS_NEW_LIMIT)
+    first, _ = await r.first_run(handle)
+    await r.signal(handle, "accept", by=inv.mentee.id)
+    await wait_status(handle, lambda s: s.stage is Stage.ACTIVE, "acceptance")
+    await r.sent(handle, 4)
+    sent = 4
+    for n in range(1, 21):
+        await r.sleep(14 * DAY)
+        await r.settled(handle)
+        await wait_status(handle, lambda s, n=n: s.cycle == n and s.cycle_reminded, f"check-in {n} due")  # type: ignore[misc]
+        sent += 2
+        await r.sent(handle, sent)
+        await r.signal(handle, "check_in", by=inv.mentee.id, note=f"n{n}", rating=4)
+        await r.settled(handle)
+        await wait_status(handle, lambda s, n=n: len(s.check_ins) == n, f"check-in {n} recorded")  # type: ignore[misc]
+        if (await r.first_run(handle))[1]:
+            break
+    else:
+        raise AssertionError("the workflow never continued as new")
+    await r.save("continued_as_new", handle.id, run_id=first)
+
+    latest = r.client.get_workflow_handle(handle.id)
+    await r.settled(latest)
+    await r.signal(latest, "withdraw", by=inv.mentor.id)
+    await wait_status(latest, lambda s: s.stage is Stage.WITHDRAWN, "withdrawal")
+    final = await status_of(latest)
+    assert final.timeline[0].event == "invited"
+    await r.save("continued_as_new_next_run", handle.id)
+
+
+SCENARIOS: dict[str, Callable[[Recorder], Awaitable[None]]] = {
+    "invitation_expired": invitation_expired,
+    "accepted_at_risk_paused_withdrawn": accepted_at_risk_paused_withdrawn,
+    "mutual_term_completed": mutual_term_completed,
+    "refused_signals_email_failure": refused_signals_email_failure,
+    "continued_as_new": continued_as_new,  # also writes continued_as_new_next_run.json
+}
+
+
+async def record(selected: list[str], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
+    )
+    try:
+        await ensure_search_attributes(env.client, "default")
+        for name in selected:
+            print(f"{name}:")
+            # A sink and a worker per scenario: injected faults and mail counts never leak between them.
+            async with MailSink(port=0) as sink, running_worker(env.client, sink) as task_queue:
+                await SCENARIOS[name](Recorder(env, sink, task_queue, out))
+    finally:
+        await env.shutdown()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.record_histories", description="Record the histories that tests/test_replay.py replays."
+    )
+    parser.add_argument("only", nargs="*", help="record only scenarios whose name contains one of these")
+    parser.add_argument("--out", type=Path, default=HISTORIES, help="directory (default: tests/histories)")
+    args = parser.parse_args(argv)
+    selected = [name for name in SCENARIOS if not args.only or any(part in name for part in args.only)]
+    if not selected:
+        parser.error(f"no scenario matches {args.only}; scenarios: {', '.join(SCENARIOS)}")
+    asyncio.run(record(selected, args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
