@@ -219,6 +219,19 @@ async def test_mutual_invitation_counts_as_acceptance_by_both(world: World) -> N
     assert await world.chain(handle) == (first_run, False)
 
 
+async def test_invite_signal_from_the_other_side_activates(world: World) -> None:
+    from_mentor = people("mentor")
+    handle = await world.invite(from_mentor)
+    from_mentee = from_mentor.model_copy(update={"initiated_by": Role.MENTEE})
+    await world.client.get_workflow_handle(handle.id).signal("invite", from_mentee.model_dump(mode="json"))
+    current = await wait_status(handle, lambda s: s.stage is Stage.ACTIVE, "mutual agreement")
+    assert current.initiated_by is Role.MENTOR
+    stranger = people("mentee")  # a different pair: refused, recorded
+    await world.client.get_workflow_handle(handle.id).signal("invite", stranger.model_dump(mode="json"))
+    refused = await wait_status(handle, lambda s: len(s.refused_signals) == 1, "refusal")
+    assert "this mentorship is between mentor" in refused.refused_signals[0].reason
+
+
 async def test_repeated_invitation_from_the_same_side_creates_and_sends_nothing(world: World) -> None:
     invitation = people("mentor")
     handle = await world.invite(invitation)
@@ -317,8 +330,9 @@ async def test_a_year_of_biweekly_check_ins(world: World) -> None:
     assert final.notifications_sent == len(mails)
 
 
-async def test_missed_check_ins_follow_up_and_escalation(world: World) -> None:
-    invitation = people("mentor", escalate_after_missed=2)
+@BOTH_SIDES
+async def test_missed_check_ins_follow_up_and_escalation(world: World, initiator: str) -> None:
+    invitation = people(initiator, escalate_after_missed=2)
     handle = await accepted(world, invitation)
 
     await world.env.sleep(14 * DAY)  # check-in 1 due: both reminded
@@ -352,8 +366,9 @@ async def test_escalation_without_a_coordinator_flags_at_risk_only(world: World)
     assert all(role != "coordinator" for _, role in await wait_mail(world.sink, handle.id, 10))
 
 
-async def test_early_check_in_satisfies_the_current_cycle(world: World) -> None:
-    invitation = people("mentee")
+@BOTH_SIDES
+async def test_early_check_in_satisfies_the_current_cycle(world: World, initiator: str) -> None:
+    invitation = people(initiator)
     handle = await accepted(world, invitation)
     await world.env.sleep(5 * DAY)
     await world.signal(handle, "check_in", by=invitation.mentor.id)
@@ -367,8 +382,9 @@ async def test_early_check_in_satisfies_the_current_cycle(world: World) -> None:
 # --- Pause, resume, term ----------------------------------------------------------------------------------
 
 
-async def test_pause_until_a_date_resumes_by_itself(world: World) -> None:
-    invitation = people("mentor")
+@BOTH_SIDES
+async def test_pause_until_a_date_resumes_by_itself(world: World, initiator: str) -> None:
+    invitation = people(initiator)
     handle = await accepted(world, invitation)
     now = (await status_of(handle)).accepted_at
     assert now is not None
@@ -386,8 +402,9 @@ async def test_pause_until_a_date_resumes_by_itself(world: World) -> None:
     assert sorted((await wait_mail(world.sink, handle.id, 7))[-2:]) == [("resume-1", "mentee"), ("resume-1", "mentor")]
 
 
-async def test_pause_and_resume_by_the_participants(world: World) -> None:
-    invitation = people("mentee")
+@BOTH_SIDES
+async def test_pause_and_resume_by_the_participants(world: World, initiator: str) -> None:
+    invitation = people(initiator)
     handle = await accepted(world, invitation)
     await world.signal(handle, "pause", by=invitation.mentor.id)
     await wait_status(handle, lambda s: s.stage is Stage.PAUSED, "pause")
@@ -399,10 +416,11 @@ async def test_pause_and_resume_by_the_participants(world: World) -> None:
     assert (await wait_mail(world.sink, handle.id, 6))[-2:] == [("pause-1", "mentee"), ("resume-1", "mentor")]
 
 
-async def test_term_ends_with_wrap_up_then_completion(world: World) -> None:
-    invitation = people("mentee", term="P1M", check_in_every="P14D")
+@BOTH_SIDES
+async def test_term_ends_with_wrap_up_then_completion(world: World, initiator: str) -> None:
+    invitation = people(initiator, term="P1M", check_in_every="P14D")
     handle = await world.invite(invitation)
-    await world.signal(handle, "accept", by=invitation.mentor.id)
+    await world.signal(handle, "accept", by=ids(invitation)[1])
     await wait_status(handle, lambda s: s.stage is Stage.ACTIVE, "acceptance")
     await world.env.sleep(32 * DAY)
     final = await world.result(handle)

@@ -69,6 +69,8 @@ EMAIL_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=10),
     non_retryable_error_types=[PERMANENT_EMAIL_FAILURE],
 )
+# How many refused signals and failed notifications the status keeps (the latest ones).
+KEEP_LATEST = 50
 # A mail server down for longer than this is recorded as a failed notification; the mentorship goes on.
 EMAIL_GIVE_UP_AFTER = timedelta(hours=24)
 
@@ -346,6 +348,8 @@ class Mentorship:
             parsed = self._check(action, raw)
         except Refused as refused:
             by = raw.get("by") if isinstance(raw, dict) else None
+            # Only the latest few: a misbehaving caller must not grow the state without bound.
+            del self.s.refused_signals[: -KEEP_LATEST + 1]
             self.s.refused_signals.append(
                 RefusedSignal(
                     at=workflow.now(), signal=action, by=by if isinstance(by, str) else None, reason=str(refused)
@@ -714,6 +718,7 @@ class Mentorship:
         except ActivityError as err:
             cause = err.cause
             reason = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+            del self.s.notification_failures[: -KEEP_LATEST + 1]
             self.s.notification_failures.append(
                 NotificationFailure(at=workflow.now(), step=notification.step, to=notification.to, error=reason)
             )
