@@ -247,6 +247,7 @@ class MentorshipStatus(BaseModel):
     waiting_for: str = ""
     timeline: list[TimelineEntry] = Field(default_factory=list)
     notifications_sent: int = 0
+    notifications_pending: int = Field(default=0, description="Emails being sent (or retried) right now")
     notification_failures: list[NotificationFailure] = Field(default_factory=list)
     refused_signals: list[RefusedSignal] = Field(default_factory=list)
     wrap_up_sent: bool = False

@@ -98,6 +98,31 @@ class Refused(Exception):
     """An action that does not fit the actor or the stage; the message says why, for a person."""
 
 
+def _signal(action: str) -> Any:
+    """The signal `action`: a refusal changes nothing and is recorded in the status."""
+
+    def handler(self: Any, raw: dict[str, Any]) -> None:
+        self._as_signal(action, raw)
+
+    handler.__name__ = f"{action}_signal"
+    return workflow.signal(name=action)(handler)
+
+
+def _update(action: str) -> Any:
+    """The update `action`: the validator refuses (leaving no trace in history) what does not fit."""
+
+    def handler(self: Any, raw: dict[str, Any]) -> MentorshipStatus:
+        return self._as_update(action, raw)
+
+    def validator(self: Any, raw: dict[str, Any]) -> None:
+        self._validate(action, raw)
+
+    handler.__name__ = action
+    update = workflow.update(name=action)(handler)
+    update.validator(validator)
+    return update
+
+
 @workflow.defn(name=WORKFLOW_TYPE)
 class Mentorship:
     @workflow.init
@@ -174,95 +199,25 @@ class Mentorship:
     @workflow.query(name="status")
     def status(self) -> MentorshipStatus:
         # A copy: a query must not change the state it reports.
-        return self.s.model_copy(update={"waiting_for": self._waiting_for()})
+        return self.s.model_copy(update={"waiting_for": self._waiting_for(), "notifications_pending": self._sending})
 
-    # --- Invitations from either side --------------------------------------------------------------------
+    # --- Invitations and actions: each both a signal (fire and forget) and an update (validated first, answers
+    # the new status). The names and the one-JSON-object inputs are the public contract (README).
 
-    @workflow.signal(name="invite")
-    def invite_signal(self, raw: dict[str, Any]) -> None:
-        self._as_signal("invite", raw)
-
-    @workflow.update(name="invite")
-    def invite_update(self, raw: dict[str, Any]) -> MentorshipStatus:
-        return self._as_update("invite", raw)
-
-    @invite_update.validator
-    def _validate_invite(self, raw: dict[str, Any]) -> None:
-        self._validate("invite", raw)
-
-    # --- Actions: each both a signal (fire and forget) and an update (validated, answers the status) ------
-
-    @workflow.signal(name="accept")
-    def accept_signal(self, raw: dict[str, Any]) -> None:
-        self._as_signal("accept", raw)
-
-    @workflow.update(name="accept")
-    def accept_update(self, raw: dict[str, Any]) -> MentorshipStatus:
-        return self._as_update("accept", raw)
-
-    @accept_update.validator
-    def _validate_accept(self, raw: dict[str, Any]) -> None:
-        self._validate("accept", raw)
-
-    @workflow.signal(name="decline")
-    def decline_signal(self, raw: dict[str, Any]) -> None:
-        self._as_signal("decline", raw)
-
-    @workflow.update(name="decline")
-    def decline_update(self, raw: dict[str, Any]) -> MentorshipStatus:
-        return self._as_update("decline", raw)
-
-    @decline_update.validator
-    def _validate_decline(self, raw: dict[str, Any]) -> None:
-        self._validate("decline", raw)
-
-    @workflow.signal(name="withdraw")
-    def withdraw_signal(self, raw: dict[str, Any]) -> None:
-        self._as_signal("withdraw", raw)
-
-    @workflow.update(name="withdraw")
-    def withdraw_update(self, raw: dict[str, Any]) -> MentorshipStatus:
-        return self._as_update("withdraw", raw)
-
-    @withdraw_update.validator
-    def _validate_withdraw(self, raw: dict[str, Any]) -> None:
-        self._validate("withdraw", raw)
-
-    @workflow.signal(name="check_in")
-    def check_in_signal(self, raw: dict[str, Any]) -> None:
-        self._as_signal("check_in", raw)
-
-    @workflow.update(name="check_in")
-    def check_in_update(self, raw: dict[str, Any]) -> MentorshipStatus:
-        return self._as_update("check_in", raw)
-
-    @check_in_update.validator
-    def _validate_check_in(self, raw: dict[str, Any]) -> None:
-        self._validate("check_in", raw)
-
-    @workflow.signal(name="pause")
-    def pause_signal(self, raw: dict[str, Any]) -> None:
-        self._as_signal("pause", raw)
-
-    @workflow.update(name="pause")
-    def pause_update(self, raw: dict[str, Any]) -> MentorshipStatus:
-        return self._as_update("pause", raw)
-
-    @pause_update.validator
-    def _validate_pause(self, raw: dict[str, Any]) -> None:
-        self._validate("pause", raw)
-
-    @workflow.signal(name="resume")
-    def resume_signal(self, raw: dict[str, Any]) -> None:
-        self._as_signal("resume", raw)
-
-    @workflow.update(name="resume")
-    def resume_update(self, raw: dict[str, Any]) -> MentorshipStatus:
-        return self._as_update("resume", raw)
-
-    @resume_update.validator
-    def _validate_resume(self, raw: dict[str, Any]) -> None:
-        self._validate("resume", raw)
+    invite_signal = _signal("invite")
+    invite = _update("invite")
+    accept_signal = _signal("accept")
+    accept = _update("accept")
+    decline_signal = _signal("decline")
+    decline = _update("decline")
+    withdraw_signal = _signal("withdraw")
+    withdraw = _update("withdraw")
+    check_in_signal = _signal("check_in")
+    check_in = _update("check_in")
+    pause_signal = _signal("pause")
+    pause = _update("pause")
+    resume_signal = _signal("resume")
+    resume = _update("resume")
 
     # --- Who may do what, when ---------------------------------------------------------------------------
 
