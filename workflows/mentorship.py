@@ -101,6 +101,7 @@ class Refused(Exception):
 def _signal(action: str) -> Any:
     """The signal `action`: a refusal changes nothing and is recorded in the status."""
 
+    # `self: Any`: the SDK resolves these hints while the class body is still being built.
     def handler(self: Any, raw: dict[str, Any]) -> None:
         self._as_signal(action, raw)
 
@@ -112,7 +113,8 @@ def _update(action: str) -> Any:
     """The update `action`: the validator refuses (leaving no trace in history) what does not fit."""
 
     def handler(self: Any, raw: dict[str, Any]) -> MentorshipStatus:
-        return self._as_update(action, raw)
+        status: MentorshipStatus = self._as_update(action, raw)
+        return status
 
     def validator(self: Any, raw: dict[str, Any]) -> None:
         self._validate(action, raw)
