@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint typecheck check worker demo bench clean
+.PHONY: dev test lint typecheck check worker demo bench histories replay clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,14 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/history_size.py
+	$(BIN)/python bench/throughput.py
+
+# Re-record tests/histories: only for a deliberate, documented incompatible workflow change (see README).
+histories: $(STAMP)
+	$(BIN)/python -m tests.record_histories
+
+replay: $(STAMP)
+	$(BIN)/python -m pytest -q tests/test_replay.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
