@@ -135,10 +135,13 @@ class Mentorship:
         self._tasks: set[asyncio.Task[None]] = set()
         # Bumped by every change, so the main loop wakes up and re-plans.
         self._changes = 0
+        self._seen = 0
         self._published: dict[str, Any] = {}
         # While a timed event is handled, "now" is the moment it was due: an invitation expires at its expiry
         # time and a cycle starts when the pause ended, however late the worker got to it.
         self._event_time: datetime | None = None
+        self._timer: asyncio.Task[None] | None = None
+        self._timer_for: NextDue | None = None
         if input.carried is not None:
             self.s = input.carried
             return
@@ -176,21 +179,16 @@ class Mentorship:
                     self._continue_as_new()
                 continue
             due = self._next_due()
-            seen = self._changes
-            wait = None if due is None else due.at - workflow.now()
-            if due is not None and wait is not None and wait <= timedelta(0):
+            if due is not None and due.at <= workflow.now():
                 self._on_due(due)
                 continue
-            try:
-                await workflow.wait_condition(
-                    lambda seen=seen: self._changes != seen or bool(self._outbox),  # type: ignore[misc]
-                    timeout=wait,
-                    timeout_summary=due.summary if due else None,
-                )
-            except TimeoutError:
+            timer = self._keep_timer(due)
+            self._seen = self._changes
+            await workflow.wait_condition(self._woken)
+            if timer is not None and timer.done() and due is not None:
                 # A signal handled in the same task may have moved the plan; act only on what is still due.
                 again = self._next_due()
-                if again is not None and again.event is due.event and again.at <= workflow.now():  # type: ignore[union-attr]
+                if again is not None and again.event is due.event and again.at <= workflow.now():
                     self._on_due(again)
         await workflow.wait_condition(lambda: self._sending == 0 and workflow.all_handlers_finished())
         self._publish()
@@ -558,6 +556,24 @@ class Mentorship:
                 candidates.append(NextDue(Due.PAUSE_ENDS, s.paused_until, "pause ends"))
         # Earliest first; on a tie the order above wins (the term ends before another reminder goes out).
         return min(candidates, key=lambda c: c.at) if candidates else None
+
+    def _woken(self) -> bool:
+        """Something to do: a change by a handler or a send, a notification to send, or the timer fired."""
+        return self._changes != self._seen or bool(self._outbox) or (self._timer is not None and self._timer.done())
+
+    def _keep_timer(self, due: NextDue | None) -> asyncio.Task[None] | None:
+        """One durable timer for the next due moment, kept while the plan holds: waking up for a sent email or a
+        refused signal must not restart it (each restart would cost history events)."""
+        if due != self._timer_for or self._timer is None or self._timer.done():
+            if self._timer is not None and not self._timer.done():
+                self._timer.cancel()
+            self._timer_for = due
+            self._timer = (
+                None
+                if due is None
+                else asyncio.create_task(workflow.sleep(due.at - workflow.now(), summary=due.summary))
+            )
+        return self._timer
 
     def _waiting_for(self) -> str:
         s = self.s
