@@ -11,12 +11,13 @@ from __future__ import annotations
 import html
 import string
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 from config import Settings
 from workflows.contract import Audience, Invitation, Notice, Notification, Person, Role
-from workflows.durations import parse_duration
+from workflows.durations import count as _count
+from workflows.durations import humanize_duration, humanize_every
 
 LINK_PLACEHOLDERS = frozenset({"workflow_id", "action", "participant_id"})
 
@@ -41,59 +42,6 @@ def format_when(moment: datetime) -> str:
         moment = moment.replace(tzinfo=UTC)
     moment = moment.astimezone(UTC)
     return f"{_WEEKDAYS[moment.weekday()]} {moment.day} {_MONTHS[moment.month - 1]} {moment.year}, {moment:%H:%M} UTC"
-
-
-def _count(number: int | float, unit: str) -> str:
-    shown = f"{number:g}"
-    return f"{shown} {unit}" if shown == "1" else f"{shown} {unit}s"
-
-
-def _join(parts: list[str]) -> str:
-    if len(parts) <= 1:
-        return "".join(parts)
-    return ", ".join(parts[:-1]) + " and " + parts[-1]
-
-
-def _duration_parts(value: str) -> list[str]:
-    duration = parse_duration(value)
-    parts: list[str] = []
-    years, months = divmod(duration.months, 12)
-    if years:
-        parts.append(_count(years, "year"))
-    if months:
-        parts.append(_count(months, "month"))
-    rest = duration.exact
-    days = rest.days
-    if days:
-        weeks, leftover = divmod(days, 7)
-        # Say it the way it was written: "P14D" is "14 days", "P2W" is "2 weeks".
-        if "W" in value.upper() and not leftover:
-            parts.append(_count(weeks, "week"))
-        else:
-            parts.append(_count(days, "day"))
-    seconds = rest - timedelta(days=days)
-    hours, remainder = divmod(seconds, timedelta(hours=1))
-    minutes, remainder = divmod(remainder, timedelta(minutes=1))
-    if hours:
-        parts.append(_count(hours, "hour"))
-    if minutes:
-        parts.append(_count(minutes, "minute"))
-    if remainder:
-        parts.append(_count(remainder.total_seconds(), "second"))
-    return parts
-
-
-def humanize_duration(value: str) -> str:
-    """'P14D' -> '14 days', 'P2W' -> '2 weeks', 'P1M' -> '1 month', 'P1DT12H' -> '1 day and 12 hours'."""
-    return _join(_duration_parts(value))
-
-
-def humanize_every(value: str) -> str:
-    """'P14D' -> 'every 14 days', 'P1W' -> 'every week', 'P1M' -> 'every month'."""
-    parts = _duration_parts(value)
-    if len(parts) == 1 and parts[0].startswith("1 "):
-        return "every " + parts[0][2:]
-    return "every " + _join(parts)
 
 
 # --- Links ----------------------------------------------------------------------------------------------

@@ -68,3 +68,59 @@ def parse_duration(text: str) -> Duration:
     if duration.months == 0 and duration.exact <= timedelta(0):
         raise ValueError(f"{text!r} is zero; a duration here must be longer than that")
     return duration
+
+
+# --- Saying durations the way people do -----------------------------------------------------------------
+
+
+def count(number: int | float, unit: str) -> str:
+    shown = f"{number:g}"
+    return f"{shown} {unit}" if shown == "1" else f"{shown} {unit}s"
+
+
+def _join(parts: list[str]) -> str:
+    if len(parts) <= 1:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _duration_parts(value: str) -> list[str]:
+    duration = parse_duration(value)
+    parts: list[str] = []
+    years, months = divmod(duration.months, 12)
+    if years:
+        parts.append(count(years, "year"))
+    if months:
+        parts.append(count(months, "month"))
+    rest = duration.exact
+    days = rest.days
+    if days:
+        weeks, leftover = divmod(days, 7)
+        # Say it the way it was written: "P14D" is "14 days", "P2W" is "2 weeks".
+        if "W" in value.upper() and not leftover:
+            parts.append(count(weeks, "week"))
+        else:
+            parts.append(count(days, "day"))
+    seconds = rest - timedelta(days=days)
+    hours, remainder = divmod(seconds, timedelta(hours=1))
+    minutes, remainder = divmod(remainder, timedelta(minutes=1))
+    if hours:
+        parts.append(count(hours, "hour"))
+    if minutes:
+        parts.append(count(minutes, "minute"))
+    if remainder:
+        parts.append(count(remainder.total_seconds(), "second"))
+    return parts
+
+
+def humanize_duration(value: str) -> str:
+    """'P14D' -> '14 days', 'P2W' -> '2 weeks', 'P1M' -> '1 month', 'P1DT12H' -> '1 day and 12 hours'."""
+    return _join(_duration_parts(value))
+
+
+def humanize_every(value: str) -> str:
+    """'P14D' -> 'every 14 days', 'P1W' -> 'every week', 'P1M' -> 'every month'."""
+    parts = _duration_parts(value)
+    if len(parts) == 1 and parts[0].startswith("1 "):
+        return "every " + parts[0][2:]
+    return "every " + _join(parts)

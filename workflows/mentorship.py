@@ -56,7 +56,7 @@ with workflow.unsafe.imports_passed_through():
         TimelineEntry,
         WithdrawInput,
     )
-    from workflows.durations import parse_duration
+    from workflows.durations import humanize_every, parse_duration
 
 # The activity's name and its permanent-failure type: the workflow names them instead of importing the
 # activity module, which does I/O and has no place in the sandbox.
@@ -73,6 +73,26 @@ EMAIL_RETRY = RetryPolicy(
 KEEP_LATEST = 50
 # A mail server down for longer than this is recorded as a failed notification; the mentorship goes on.
 EMAIL_GIVE_UP_AFTER = timedelta(hours=24)
+
+
+# What the UI shows for each email activity ("email: check-in 3 reminder to the mentor").
+EMAIL_LABELS: dict[Notice, str] = {
+    Notice.INVITATION: "invitation",
+    Notice.INVITATION_SENT: "invitation confirmation",
+    Notice.INVITATION_REMINDER: "invitation reminder",
+    Notice.MENTORSHIP_STARTED: "mentorship started",
+    Notice.INVITATION_DECLINED: "invitation declined",
+    Notice.INVITATION_EXPIRED: "invitation expired",
+    Notice.INVITATION_WITHDRAWN: "invitation withdrawn",
+    Notice.CHECK_IN_DUE: "check-in reminder",
+    Notice.CHECK_IN_NUDGE: "check-in follow-up",
+    Notice.AT_RISK: "at risk",
+    Notice.BACK_ON_TRACK: "back on track",
+    Notice.PAUSED: "paused",
+    Notice.RESUMED: "resumed",
+    Notice.WITHDRAWN: "withdrawn",
+    Notice.WRAP_UP: "wrap-up",
+}
 
 
 class Due(StrEnum):
@@ -676,7 +696,12 @@ class Mentorship:
             task.add_done_callback(self._tasks.discard)
 
     async def _deliver(self, notification: Notification) -> None:
-        what = notification.kind.value.replace("_", " ")
+        what = EMAIL_LABELS[notification.kind]
+        if notification.check_in_number is not None and notification.kind in (
+            Notice.CHECK_IN_DUE,
+            Notice.CHECK_IN_NUDGE,
+        ):
+            what = what.replace("check-in", f"check-in {notification.check_in_number}")
         try:
             await workflow.execute_activity(
                 SEND_NOTIFICATION,
@@ -733,7 +758,7 @@ class Mentorship:
             f"**Waiting for:** {self._waiting_for()}",
             f"**Check-ins:** {len(s.check_ins)} done, {s.missed_in_a_row} missed in a row, "
             f"{s.missed_total} missed in all",
-            f"**Cadence:** every {inv.check_in_every}"
+            f"**Cadence:** {humanize_every(inv.check_in_every)}"
             + (f", term ends {_when(s.term_ends_at)}" if s.term_ends_at else ""),
         ]
         if s.notification_failures:
