@@ -48,6 +48,7 @@ from workflows.contract import (
     Stage,
     workflow_id_for,
 )
+from workflows.durations import humanize_duration, humanize_every
 from workflows.mentorship import Mentorship
 
 # --- The API -------------------------------------------------------------------------------------------------
@@ -66,8 +67,9 @@ def details_for(invitation: Invitation) -> str:
         f"**Mentor:** {invitation.mentor.name} (`{invitation.mentor.id}`)",
         f"**Mentee:** {invitation.mentee.name} (`{invitation.mentee.id}`)",
         f"**Invited by:** the {invitation.initiated_by}",
-        f"**Check-ins:** every {invitation.check_in_every}, follow-up after {invitation.check_in_grace}",
-        f"**Term:** {invitation.term or 'open-ended'}",
+        f"**Check-ins:** {humanize_every(invitation.check_in_every)}, "
+        f"follow-up after {humanize_duration(invitation.check_in_grace)}",
+        f"**Term:** {humanize_duration(invitation.term) if invitation.term else 'open-ended'}",
     ]
     if invitation.focus_areas:
         lines.append("**Focus areas:** " + ", ".join(invitation.focus_areas))

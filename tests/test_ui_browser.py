@@ -190,3 +190,47 @@ async def test_operator_finds_active_mentorship_and_reads_its_progress(
             print(f"workflow page screenshot: {workflow_shot}")
         finally:
             await context.close()
+
+
+@pytest.mark.timeout(60)
+async def test_operator_answers_which_are_at_risk_and_what_each_waits_for(
+    dev_env: WorkflowEnvironment, mail_sink: MailSink, browser: Browser, tmp_path: Path
+) -> None:
+    """The README's question, answered from the UI alone: filter by AtRisk, open one, read what it waits for."""
+    async with running_worker(dev_env.client, mail_sink) as task_queue:
+        # Real time on the dev server: a 2-second cadence misses its first check-in about 4 s after acceptance.
+        invitation = people("mentor", check_in_every="PT2S", check_in_grace="PT1S", escalate_after_missed=1)
+        await starter.invite(dev_env.client, invitation, task_queue=task_queue)
+        workflow_id = workflow_id_for(invitation.mentor.id, invitation.mentee.id)
+        await starter.send(dev_env.client, workflow_id, "accept", {"by": invitation.mentee.id})
+        handle = dev_env.client.get_workflow_handle(workflow_id)
+        await wait_status(handle, lambda s: s.at_risk, "at risk", within=20)
+        # Freeze it there: a long pause keeps the page's text stable while the browser reads it.
+        await starter.act(dev_env.client, workflow_id, "pause", {"by": invitation.mentor.id, "reason": "reading"})
+        _, active_id = await invited_and_accepted(dev_env, task_queue)  # active, not at risk: must not be listed
+        await wait_indexed(dev_env, active_id, Stage.ACTIVE)
+
+        base = ui_url(dev_env)
+        context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.set_default_timeout(STEP_TIMEOUT_MS)
+        try:
+            page = await context.new_page()
+            await wait_for_ui(page, base)
+            query = starter.list_query(at_risk=True)
+            assert query == "WorkflowType = 'Mentorship' AND AtRisk = true"  # as the README lists it
+            await open_list_until_listed(page, list_url(base, query), workflow_id)
+            await expect(page.get_by_role("link", name=active_id, exact=True)).to_have_count(0)
+            await page.screenshot(path=str(tmp_path / "workflow-list-at-risk.png"), full_page=True)
+
+            await page.get_by_role("link", name=workflow_id, exact=True).click()
+            await page.get_by_role("tab", name="User Metadata").click()
+            current = page.frame_locator("#user-metadata-current-details").locator("body")
+            await expect(current).to_contain_text(re.compile(r"Stage:\s*paused\s*—\s*at risk"))
+            await expect(current).to_contain_text(re.compile(r"Waiting for:\s*either party to resume"))
+            await expect(current).to_contain_text(re.compile(r"Check-ins:\s*0 done, 1 missed in a row"))
+            shot = tmp_path / "workflow-page-at-risk.png"
+            await page.screenshot(path=str(shot), full_page=True)
+            print(f"\nat-risk workflow page screenshot: {shot}")
+        finally:
+            await context.close()
+        await starter.act(dev_env.client, workflow_id, "withdraw", {"by": invitation.mentor.id})
