@@ -435,7 +435,7 @@ class Mentorship:
         s.paused_until = action.until
         s.next_check_in_due = None
         pause_number = sum(1 for entry in s.timeline if entry.event == "paused") + 1
-        until = f"until {_when(action.until)}" if action.until else "until resumed"
+        until = f"until {self._when(action.until)}" if action.until else "until resumed"
         self._record("paused", by=action.by, detail=f"{until}" + (f": {action.reason}" if action.reason else ""))
         self._notify(
             Notice.PAUSED, f"pause-{pause_number}", role.other, actor=role, at=action.until, text=action.reason
@@ -601,21 +601,21 @@ class Mentorship:
         due = self._next_due()
         if s.stage is Stage.INVITED:
             invitee = inv.person(inv.invitee)
-            text = f"{invitee.name} ({inv.invitee}) to accept or decline, until {_when(s.expires_at)}"
+            text = f"{invitee.name} ({inv.invitee}) to accept or decline, until {self._when(s.expires_at)}"
             if due is not None and due.event is Due.INVITATION_REMINDER:
-                text += f"; {due.summary} on {_when(due.at)}"
+                text += f"; {due.summary} on {self._when(due.at)}"
             return text
         if s.stage is Stage.ACTIVE:
             assert due is not None
-            text = f"check-in {s.cycle}, due {_when(s.next_check_in_due)}"
+            text = f"check-in {s.cycle}, due {self._when(s.next_check_in_due)}"
             if due.event is not Due.CHECK_IN_DUE:
-                text += f"; next: {due.summary} on {_when(due.at)}"
+                text += f"; next: {due.summary} on {self._when(due.at)}"
             return text
         if s.stage is Stage.PAUSED:
             return "either party to resume" + (
-                f", or the pause to end on {_when(s.paused_until)}" if s.paused_until else ""
+                f", or the pause to end on {self._when(s.paused_until)}" if s.paused_until else ""
             )
-        return f"nothing: the mentorship ended ({s.stage}) on {_when(s.ended_at)}"
+        return f"nothing: the mentorship ended ({s.stage}) on {self._when(s.ended_at)}"
 
     # --- Small steps ---------------------------------------------------------------------------------------
 
@@ -636,6 +636,11 @@ class Mentorship:
 
     def _record(self, event: str, *, by: str | None = None, detail: str | None = None) -> None:
         self.s.timeline.append(TimelineEntry(at=self._now(), event=event, by=by, detail=detail))
+
+    def _when(self, moment: datetime | None) -> str:
+        # Seconds only matter for demo timings; days-long cadences read better without them.
+        short = parse_duration(self.s.invitation.check_in_every).approximate() < timedelta(hours=1)
+        return _when(moment, seconds=short)
 
     def _now(self) -> datetime:
         return self._event_time or workflow.now()
@@ -759,12 +764,13 @@ class Mentorship:
             f"**Check-ins:** {len(s.check_ins)} done, {s.missed_in_a_row} missed in a row, "
             f"{s.missed_total} missed in all",
             f"**Cadence:** {humanize_every(inv.check_in_every)}"
-            + (f", term ends {_when(s.term_ends_at)}" if s.term_ends_at else ""),
+            + (f", term ends {self._when(s.term_ends_at)}" if s.term_ends_at else ""),
         ]
         if s.notification_failures:
             last = s.notification_failures[-1]
             lines.append(
-                f"**Last failed notification:** {last.step} to the {last.to.value} at {_when(last.at)}: {last.error}"
+                f"**Last failed notification:** {last.step} to the {last.to.value} "
+                f"at {self._when(last.at)}: {last.error}"
             )
         if s.refused_signals:
             last_refusal = s.refused_signals[-1]
@@ -786,8 +792,7 @@ class Mentorship:
         workflow.continue_as_new(carried)
 
 
-def _when(moment: datetime | None) -> str:
+def _when(moment: datetime | None, *, seconds: bool = False) -> str:
     if moment is None:
         return "—"
-    # Seconds only matter for short demo timings; days-long cadences read better without them.
-    return moment.strftime("%a %d %b %Y %H:%M:%S UTC" if moment.second else "%a %d %b %Y %H:%M UTC")
+    return moment.strftime("%a %d %b %Y %H:%M:%S UTC" if seconds else "%a %d %b %Y %H:%M UTC")
