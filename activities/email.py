@@ -24,10 +24,13 @@ from temporalio.exceptions import ApplicationError
 
 from activities.messages import check_link_template, render
 from config import Settings
-from workflows.contract import Notification, SendReceipt
-
-PERMANENT_EMAIL_FAILURE = "PermanentEmailFailure"
-TRANSIENT_EMAIL_FAILURE = "TransientEmailFailure"
+from workflows.contract import (
+    PERMANENT_EMAIL_FAILURE,
+    SEND_NOTIFICATION,
+    TRANSIENT_EMAIL_FAILURE,
+    Notification,
+    SendReceipt,
+)
 
 # RFC 5322 dot-atom text: what may stand on either side of the "@" of a Message-ID without quoting.
 _NOT_ATEXT = re.compile(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]")
@@ -75,7 +78,7 @@ class Mailer:
         message.add_alternative(rendered.html, subtype="html")
         return message
 
-    @activity.defn(name="send_notification")
+    @activity.defn(name=SEND_NOTIFICATION)
     async def send_notification(self, notification: Notification) -> SendReceipt:
         message = self.build_message(notification)
         message_id = str(message["Message-ID"])

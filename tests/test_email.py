@@ -10,12 +10,21 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.email import PERMANENT_EMAIL_FAILURE, TRANSIENT_EMAIL_FAILURE, Mailer
+from activities.email import Mailer
 from activities.messages import format_when, render
 from config import Settings
 from devtools.mailsink import MailSink, free_port
 from tests.conftest import make_invitation, make_notification
-from workflows.contract import Audience, Notice, Notification, Person, Role, SendReceipt
+from workflows.contract import (
+    PERMANENT_EMAIL_FAILURE,
+    TRANSIENT_EMAIL_FAILURE,
+    Audience,
+    Notice,
+    Notification,
+    Person,
+    Role,
+    SendReceipt,
+)
 from workflows.durations import humanize_duration, humanize_every
 
 TEMPLATE = "https://app.example.com/m/{workflow_id}/{action}?as={participant_id}&src=mail"

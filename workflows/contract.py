@@ -27,6 +27,10 @@ from workflows.durations import parse_duration
 
 WORKFLOW_TYPE = "Mentorship"
 DEFAULT_TASK_QUEUE = "mentorship"
+# The one activity, and the error types it raises (the workflow retries the transient one, records the other).
+SEND_NOTIFICATION = "send_notification"
+PERMANENT_EMAIL_FAILURE = "PermanentEmailFailure"
+TRANSIENT_EMAIL_FAILURE = "TransientEmailFailure"
 
 
 class Role(StrEnum):

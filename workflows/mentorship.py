@@ -35,6 +35,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.contract import (
         ACTION_INPUTS,
+        PERMANENT_EMAIL_FAILURE,
+        SEND_NOTIFICATION,
         WORKFLOW_TYPE,
         AcceptInput,
         Audience,
@@ -57,11 +59,6 @@ with workflow.unsafe.imports_passed_through():
         WithdrawInput,
     )
     from workflows.durations import humanize_every, parse_duration
-
-# The activity's name and its permanent-failure type: the workflow names them instead of importing the
-# activity module, which does I/O and has no place in the sandbox.
-SEND_NOTIFICATION = "send_notification"
-PERMANENT_EMAIL_FAILURE = "PermanentEmailFailure"
 
 EMAIL_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
