@@ -380,16 +380,9 @@ class Mentorship:
             by=s.invitation.person(role).id,
             detail=note if not mutual else "mutual invitation",
         )
-        for audience in (Role.MENTOR, Role.MENTEE):
-            self._notify(
-                Notice.MENTORSHIP_STARTED,
-                "started",
-                audience,
-                actor=role,
-                at=s.next_check_in_due,
-                mutual=mutual,
-                text=note,
-            )
+        self._notify_both(
+            Notice.MENTORSHIP_STARTED, "started", actor=role, at=s.next_check_in_due, mutual=mutual, text=note
+        )
 
     def _decline(self, role: Role, action: DeclineInput) -> None:
         self._end(Stage.DECLINED, by=action.by, detail=action.reason)
@@ -486,26 +479,19 @@ class Mentorship:
         elif due.event is Due.CHECK_IN_DUE:
             s.cycle_reminded = True
             self._record(f"check-in {s.cycle} due", detail="both reminded")
-            for audience in (Role.MENTOR, Role.MENTEE):
-                self._notify(
-                    Notice.CHECK_IN_DUE,
-                    f"check-in-{s.cycle}-due",
-                    audience,
-                    at=s.next_check_in_due,
-                    check_in_number=s.cycle,
-                    missed_in_a_row=s.missed_in_a_row,
-                )
+            self._notify_both(
+                Notice.CHECK_IN_DUE,
+                f"check-in-{s.cycle}-due",
+                at=s.next_check_in_due,
+                check_in_number=s.cycle,
+                missed_in_a_row=s.missed_in_a_row,
+            )
         elif due.event is Due.CHECK_IN_NUDGE:
             s.cycle_nudged = True
             self._record(f"check-in {s.cycle} follow-up", detail="both nudged")
-            for audience in (Role.MENTOR, Role.MENTEE):
-                self._notify(
-                    Notice.CHECK_IN_NUDGE,
-                    f"check-in-{s.cycle}-nudge",
-                    audience,
-                    at=s.next_check_in_due,
-                    check_in_number=s.cycle,
-                )
+            self._notify_both(
+                Notice.CHECK_IN_NUDGE, f"check-in-{s.cycle}-nudge", at=s.next_check_in_due, check_in_number=s.cycle
+            )
         elif due.event is Due.CHECK_IN_MISSED:
             missed = s.cycle
             s.missed_in_a_row += 1
@@ -534,8 +520,7 @@ class Mentorship:
         elif due.event is Due.TERM_ENDS:
             s.wrap_up_sent = True
             self._end(Stage.COMPLETED, detail="the term ended; wrap-up sent asking both for feedback")
-            for audience in (Role.MENTOR, Role.MENTEE):
-                self._notify(Notice.WRAP_UP, "wrap-up", audience, at=now)
+            self._notify_both(Notice.WRAP_UP, "wrap-up", at=now)
 
     # --- Planning: what comes next, and when -------------------------------------------------------------
 
@@ -683,6 +668,11 @@ class Mentorship:
                 mutual=mutual,
             )
         )
+
+    def _notify_both(self, kind: Notice, step: str, **details: Any) -> None:
+        """The same notice to the mentor and to the mentee, mentor first (the order of the activities)."""
+        for role in (Role.MENTOR, Role.MENTEE):
+            self._notify(kind, step, role, **details)
 
     def _mentorship_key(self) -> str:
         # The workflow id is reused by a later mentorship of the same pair; the invitation time tells them apart.
