@@ -44,8 +44,8 @@ from workflows.contract import (
     MentorshipInput,
     MentorshipStatus,
     PauseInput,
-    Role,
     Stage,
+    explain,
     workflow_id_for,
 )
 from workflows.durations import humanize_duration, humanize_every
@@ -189,10 +189,6 @@ def _load_json(text: str) -> Any:
         raise UsageError(f"not valid JSON: {err}") from None
 
 
-def _explain(err: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in err.errors())
-
-
 def _print_status(current: MentorshipStatus, as_json: bool) -> None:
     if as_json:
         print(current.model_dump_json(indent=2))
@@ -314,7 +310,7 @@ async def run_cli(argv: list[str], *, client: Client | None = None) -> int:
         elif command == "demo":
             await demo(client, fast=args.fast)
     except ValidationError as err:
-        print(f"error: invalid input: {_explain(err)}", file=sys.stderr)
+        print(f"error: invalid input: {explain(err)}", file=sys.stderr)
         return 2
     except (UsageError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -423,4 +419,4 @@ if __name__ == "__main__":
     main()
 
 
-__all__ = ["Role", "act", "details_for", "invite", "list_mentorships", "list_query", "send", "status", "summary_for"]
+__all__ = ["act", "details_for", "invite", "list_mentorships", "list_query", "send", "status", "summary_for"]

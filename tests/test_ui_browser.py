@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -109,6 +110,19 @@ async def wait_for_ui(page: Page, base: str) -> None:
         await asyncio.sleep(0.2)
 
 
+@asynccontextmanager
+async def ui_page(browser: Browser, base: str) -> AsyncIterator[Page]:
+    """A fresh browser page on the Web UI, once the UI answers."""
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(STEP_TIMEOUT_MS)
+    try:
+        page = await context.new_page()
+        await wait_for_ui(page, base)
+        yield page
+    finally:
+        await context.close()
+
+
 async def open_list_until_listed(page: Page, url: str, workflow_id: str) -> None:
     """Open the filtered list, reloading until the workflow's row is there (the index may lag a little)."""
     loop = asyncio.get_running_loop()
@@ -158,12 +172,7 @@ async def test_operator_finds_active_mentorship_and_reads_its_progress(
         await wait_indexed(dev_env, invited_id, Stage.INVITED)
 
         base = ui_url(dev_env)
-        context = await browser.new_context(viewport={"width": 1400, "height": 1000})
-        context.set_default_timeout(STEP_TIMEOUT_MS)
-        try:
-            page = await context.new_page()
-            await wait_for_ui(page, base)
-
+        async with ui_page(browser, base) as page:
             # The query operators are told to paste (README, `starter.py list --stage active`).
             query = starter.list_query(stage=Stage.ACTIVE)
             assert "MentorshipStage = 'active'" in query
@@ -188,8 +197,6 @@ async def test_operator_finds_active_mentorship_and_reads_its_progress(
             workflow_shot = tmp_path / "workflow-page-user-metadata.png"
             await page.screenshot(path=str(workflow_shot), full_page=True)
             print(f"workflow page screenshot: {workflow_shot}")
-        finally:
-            await context.close()
 
 
 @pytest.mark.timeout(60)
@@ -211,11 +218,7 @@ async def test_operator_answers_which_are_at_risk_and_what_each_waits_for(
         await wait_indexed(dev_env, active_id, Stage.ACTIVE)
 
         base = ui_url(dev_env)
-        context = await browser.new_context(viewport={"width": 1400, "height": 1000})
-        context.set_default_timeout(STEP_TIMEOUT_MS)
-        try:
-            page = await context.new_page()
-            await wait_for_ui(page, base)
+        async with ui_page(browser, base) as page:
             query = starter.list_query(at_risk=True)
             assert query == "WorkflowType = 'Mentorship' AND AtRisk = true"  # as the README lists it
             await open_list_until_listed(page, list_url(base, query), workflow_id)
@@ -231,6 +234,4 @@ async def test_operator_answers_which_are_at_risk_and_what_each_waits_for(
             shot = tmp_path / "workflow-page-at-risk.png"
             await page.screenshot(path=str(shot), full_page=True)
             print(f"\nat-risk workflow page screenshot: {shot}")
-        finally:
-            await context.close()
         await starter.act(dev_env.client, workflow_id, "withdraw", {"by": invitation.mentor.id})

@@ -19,6 +19,7 @@ from pydantic import (
     EmailStr,
     Field,
     StringConstraints,
+    ValidationError,
     computed_field,
     model_validator,
 )
@@ -143,6 +144,11 @@ class Invitation(BaseModel):
         if participant_id == self.mentee.id:
             return Role.MENTEE
         return None
+
+
+def explain(err: ValidationError) -> str:
+    """Pydantic's errors as one line a person reads: "rating: Input should be less than or equal to 5"."""
+    return "; ".join(f"{'.'.join(str(part) for part in e['loc']) or 'input'}: {e['msg']}" for e in err.errors())
 
 
 def workflow_id_for(mentor_id: str, mentee_id: str) -> str:

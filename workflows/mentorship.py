@@ -57,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         Stage,
         TimelineEntry,
         WithdrawInput,
+        explain,
     )
     from workflows.durations import humanize_every, parse_duration
 
@@ -243,10 +244,7 @@ class Mentorship:
         try:
             return model.model_validate(raw)
         except ValidationError as err:
-            problems = "; ".join(
-                f"{'.'.join(str(part) for part in e['loc']) or 'input'}: {e['msg']}" for e in err.errors()
-            )
-            raise Refused(f"{action} input is not valid: {problems}") from None
+            raise Refused(f"{action} input is not valid: {explain(err)}") from None
 
     def _check(self, action: str, raw: Any) -> BaseModel:
         """Parse and judge an action without changing anything; raise Refused with the reason."""
