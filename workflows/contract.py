@@ -7,6 +7,7 @@ default.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
@@ -15,6 +16,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
@@ -32,6 +34,8 @@ DEFAULT_TASK_QUEUE = "mentorship"
 SEND_NOTIFICATION = "send_notification"
 PERMANENT_EMAIL_FAILURE = "PermanentEmailFailure"
 TRANSIENT_EMAIL_FAILURE = "TransientEmailFailure"
+# The error type of a workflow failed because its start input was not valid (sent by a client that is not ours).
+INVALID_INPUT = "InvalidMentorshipInput"
 
 
 class Role(StrEnum):
@@ -70,23 +74,62 @@ def _duration(value: str) -> str:
     return value
 
 
+_ID_PATTERN = re.compile(r"^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$")
+
+
+def _participant_id(value: str) -> str:
+    if not _ID_PATTERN.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid id: use letters and digits, with single '.', '_' or '-' between them"
+        )
+    return value
+
+
+def _control_characters(*, newlines: bool) -> AfterValidator:
+    """Refuse control characters, naming the first one: in a name they would break mail headers."""
+    allowed = "\n\t" if newlines else ""
+
+    def check(value: str) -> str:
+        for position, char in enumerate(value):
+            if (ord(char) < 0x20 or ord(char) == 0x7F) and char not in allowed:
+                what = "line breaks or other control characters" if not newlines else "control characters"
+                raise ValueError(f"must not contain {what}; found U+{ord(char):04X} at position {position}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _line_breaks(value: object) -> object:
+    # A note may have several lines; CRLF and a lone CR (Windows, old Mac clients) are read as LF.
+    return value.replace("\r\n", "\n").replace("\r", "\n") if isinstance(value, str) else value
+
+
 # Ids end up in workflow ids and search attributes: short, plain, never an email address.
 ParticipantId = Annotated[
     str,
-    StringConstraints(max_length=64, pattern=r"^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$"),
+    StringConstraints(min_length=1, max_length=64),
+    AfterValidator(_participant_id),
     Field(
         description="Stable id of a person in the caller's system: letters and digits, single '.', '_' or '-' "
         "between them (so '--' never occurs in an id and can separate two ids)"
     ),
 ]
-# No control characters: names go into mail headers.
+# One line each: names go into mail headers.
 PersonName = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120, pattern=r"^[^\x00-\x1f\x7f]+$")
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120), _control_characters(newlines=False)
 ]
-IsoDuration = Annotated[str, AfterValidator(_duration), Field(description="ISO 8601 duration, e.g. 'P14D'")]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+IsoDuration = Annotated[
+    str, AfterValidator(_duration), Field(description="ISO 8601 duration from PT1S to P10Y, e.g. 'P14D'")
+]
+# Free text (notes, reasons, messages): several lines and tabs allowed, other control characters are not.
+Text = Annotated[
+    str,
+    BeforeValidator(_line_breaks),
+    StringConstraints(strip_whitespace=True, max_length=2000),
+    _control_characters(newlines=True),
+]
 FocusArea = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80, pattern=r"^[^\x00-\x1f\x7f]+$")
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80), _control_characters(newlines=False)
 ]
 
 
@@ -148,7 +191,10 @@ class Invitation(BaseModel):
 
 def explain(err: ValidationError) -> str:
     """Pydantic's errors as one line a person reads: "rating: Input should be less than or equal to 5"."""
-    return "; ".join(f"{'.'.join(str(part) for part in e['loc']) or 'input'}: {e['msg']}" for e in err.errors())
+    return "; ".join(
+        f"{'.'.join(str(part) for part in e['loc']) or 'input'}: {e['msg'].removeprefix('Value error, ')}"
+        for e in err.errors()
+    )
 
 
 def workflow_id_for(mentor_id: str, mentee_id: str) -> str:

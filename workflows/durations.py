@@ -26,6 +26,12 @@ _PATTERN = re.compile(
 )
 
 
+# Bounds for every duration in the contract: a timer shorter than a second only hammers the server, and
+# nothing in a mentorship is planned further ahead than a decade.
+MIN_DURATION = timedelta(seconds=1)
+MAX_DURATION = timedelta(days=3650)
+
+
 @dataclass(frozen=True)
 class Duration:
     months: int
@@ -55,6 +61,11 @@ def parse_duration(text: str) -> Duration:
             "'P1M' (one calendar month) or 'P1DT12H'"
         )
     parts = {name: float(value) if value else 0.0 for name, value in match.groupdict().items()}
+    # Checked before building a timedelta, which overflows (OverflowError, not ValueError) past 999,999,999 days.
+    rough_days = (parts["years"] * 12 + parts["months"]) * 30 + parts["weeks"] * 7 + parts["days"]
+    rough_days += (parts["hours"] * 3600 + parts["minutes"] * 60 + parts["seconds"]) / 86400
+    if rough_days > MAX_DURATION.days:
+        raise ValueError(f"{text!r} is longer than ten years; a duration here must be at most P10Y")
     duration = Duration(
         months=int(parts["years"]) * 12 + int(parts["months"]),
         exact=timedelta(
@@ -65,8 +76,10 @@ def parse_duration(text: str) -> Duration:
             seconds=parts["seconds"],
         ),
     )
-    if duration.months == 0 and duration.exact <= timedelta(0):
-        raise ValueError(f"{text!r} is zero; a duration here must be longer than that")
+    if duration.approximate() < MIN_DURATION:
+        raise ValueError(f"{text!r} is shorter than one second; a duration here must be at least PT1S")
+    if duration.approximate() > MAX_DURATION:
+        raise ValueError(f"{text!r} is longer than ten years; a duration here must be at most P10Y")
     return duration
 
 

@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.contract import (
         ACTION_INPUTS,
+        INVALID_INPUT,
         PERMANENT_EMAIL_FAILURE,
         SEND_NOTIFICATION,
         WORKFLOW_TYPE,
@@ -59,7 +60,7 @@ with workflow.unsafe.imports_passed_through():
         WithdrawInput,
         explain,
     )
-    from workflows.durations import humanize_every, parse_duration
+    from workflows.durations import MAX_DURATION, humanize_every, parse_duration
 
 EMAIL_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -120,7 +121,9 @@ def _signal(action: str) -> Any:
     """The signal `action`: a refusal changes nothing and is recorded in the status."""
 
     # `self: Any`: the SDK resolves these hints while the class body is still being built.
-    def handler(self: Any, raw: dict[str, Any]) -> None:
+    # `raw: Any`: JSON of any shape reaches the handler and is judged there; a typed parameter would make the
+    # SDK drop a malformed signal with only a worker log line.
+    def handler(self: Any, raw: Any) -> None:
         self._as_signal(action, raw)
 
     handler.__name__ = f"{action}_signal"
@@ -130,11 +133,11 @@ def _signal(action: str) -> Any:
 def _update(action: str) -> Any:
     """The update `action`: the validator refuses (leaving no trace in history) what does not fit."""
 
-    def handler(self: Any, raw: dict[str, Any]) -> MentorshipStatus:
+    def handler(self: Any, raw: Any) -> MentorshipStatus:
         status: MentorshipStatus = self._as_update(action, raw)
         return status
 
-    def validator(self: Any, raw: dict[str, Any]) -> None:
+    def validator(self: Any, raw: Any) -> None:
         self._validate(action, raw)
 
     handler.__name__ = action
@@ -145,8 +148,17 @@ def _update(action: str) -> Any:
 
 @workflow.defn(name=WORKFLOW_TYPE)
 class Mentorship:
+    # The input is a MentorshipInput, taken as raw JSON and validated here: a client that is not ours (the
+    # `temporal` CLI, another language's SDK) may send anything, and a typed parameter would turn a malformed
+    # input into a workflow task retried forever instead of a workflow failed with the reason.
     @workflow.init
-    def __init__(self, input: MentorshipInput) -> None:
+    def __init__(self, raw: Any) -> None:
+        self._invalid: str | None = None
+        try:
+            input = MentorshipInput.model_validate(raw)
+        except ValidationError as err:
+            self._invalid = f"the mentorship input is not valid: {explain(err)}"
+            return
         self._history_event_limit = input.history_event_limit
         self._outbox: list[Notification] = []
         self._sending = 0
@@ -185,7 +197,10 @@ class Mentorship:
         self._notify(Notice.INVITATION_SENT, "invitation-sent", invitation.initiated_by, at=self.s.expires_at)
 
     @workflow.run
-    async def run(self, input: MentorshipInput) -> MentorshipStatus:
+    async def run(self, raw: Any) -> MentorshipStatus:
+        if self._invalid is not None:
+            # Nothing was sent and nothing is waited for: the caller reads the reason in the failure.
+            raise ApplicationError(self._invalid, type=INVALID_INPUT, non_retryable=True)
         while True:
             self._dispatch()
             self._publish()
@@ -216,6 +231,8 @@ class Mentorship:
 
     @workflow.query(name="status")
     def status(self) -> MentorshipStatus:
+        if self._invalid is not None:
+            raise ApplicationError(self._invalid, type=INVALID_INPUT)
         # A copy: a query must not change the state it reports.
         return self.s.model_copy(update={"waiting_for": self._waiting_for(), "notifications_pending": self._sending})
 
@@ -248,6 +265,8 @@ class Mentorship:
 
     def _check(self, action: str, raw: Any) -> BaseModel:
         """Parse and judge an action without changing anything; raise Refused with the reason."""
+        if self._invalid is not None:
+            raise Refused(self._invalid)
         parsed = self._parse(action, raw)
         inv = self.s.invitation
         stage = self.s.stage
@@ -298,6 +317,8 @@ class Mentorship:
                 )
             if parsed.until is not None and parsed.until <= workflow.now():
                 raise Refused(f"until ({parsed.until.isoformat()}) is not in the future")
+            if parsed.until is not None and parsed.until > workflow.now() + MAX_DURATION:
+                raise Refused(f"until ({parsed.until.isoformat()}) is more than ten years away")
         elif action == "resume" and stage is not Stage.PAUSED:
             raise Refused(f"the mentorship is not paused (it is {stage})")
         return parsed
@@ -314,6 +335,8 @@ class Mentorship:
         return self.status()
 
     def _as_signal(self, action: str, raw: Any) -> None:
+        if self._invalid is not None:
+            return  # The workflow fails with the reason; there is no state to record a refusal in.
         try:
             parsed = self._check(action, raw)
         except Refused as refused:
