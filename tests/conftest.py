@@ -10,6 +10,7 @@ import pytest
 
 from config import Settings
 from devtools.mailsink import MailSink
+from tests import reliability
 from workflows.contract import Audience, Invitation, Notice, Notification, Person, Role, workflow_id_for
 
 ADA = Person(id="ada", name="Ada Lovelace", email="ada@example.com")
@@ -77,6 +78,17 @@ def mail_settings(mail_sink: MailSink) -> Settings:
         mail_message_id_domain=None,
         mentorship_link_template=None,
     )
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the reliability figures (README, "Reliability") and keep them in .data/reliability.json."""
+    lines = reliability.table()
+    if lines:
+        terminalreporter.section("reliability figures")
+        for line in lines:
+            terminalreporter.write_line(line)
+        reliability.write()
+        terminalreporter.write_line(f"(also written to {reliability.REPORT_FILE.relative_to(reliability.ROOT)})")
 
 
 # Real Temporal servers (time-skipping test server, dev server), shared by the whole session.
