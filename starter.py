@@ -144,6 +144,7 @@ def list_query(
     person: str | None = None,
     due_before: datetime | None = None,
     open_only: bool = False,
+    failed_notifications: bool = False,
 ) -> str:
     """A visibility query over mentorships; the same text works in the Temporal UI's filter box."""
     parts = [f"WorkflowType = '{WORKFLOW_TYPE}'"]
@@ -153,6 +154,8 @@ def list_query(
         parts.append(f"{sa.STAGE.name} IN ('invited', 'active', 'paused')")
     if at_risk is not None:
         parts.append(f"{sa.AT_RISK.name} = {'true' if at_risk else 'false'}")
+    if failed_notifications:
+        parts.append(f"{sa.FAILED_NOTIFICATIONS.name} > 0")
     if person is not None:
         if not _ID.match(person):
             raise ValueError(f"{person!r} is not a participant id")
@@ -266,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stage", choices=[s.value for s in Stage])
     p.add_argument("--open", action="store_true", help="only invited, active or paused ones")
     p.add_argument("--at-risk", action="store_true")
+    p.add_argument("--failed-notifications", action="store_true", help="only those with an undeliverable email")
     p.add_argument("--person", help="participant id, as mentor or mentee")
     p.add_argument("--due-before", type=_parse_time, help="next check-in due before this ISO 8601 time")
     p.add_argument("--query", help="a raw visibility query instead of the filters")
@@ -297,6 +301,7 @@ async def run_cli(argv: list[str], *, client: Client | None = None) -> int:
             query = args.query or list_query(
                 stage=Stage(args.stage) if args.stage else None,
                 at_risk=True if args.at_risk else None,
+                failed_notifications=args.failed_notifications,
                 person=args.person,
                 due_before=args.due_before,
                 open_only=args.open,

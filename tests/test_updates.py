@@ -155,6 +155,30 @@ async def test_updates_keep_working_across_continue_as_new(live: tuple[Client, s
     assert final.stage is Stage.ACTIVE and [e.event for e in final.timeline][:2] == ["invited", "accepted"]
 
 
+async def test_undeliverable_email_is_searchable(live: tuple[Client, str, MailSink]) -> None:
+    """A refused recipient is recorded, the mentorship goes on, and operators find it by FailedNotifications."""
+    client, task_queue, sink = live
+    invitation = people("mentor")
+    sink.fail_next(1, "550 5.1.1 mailbox unavailable")
+    workflow_id = (await starter.invite(client, invitation, task_queue=task_queue)).workflow_id
+    handle = client.get_workflow_handle(workflow_id)
+    current = await wait_status(handle, lambda s: s.notifications_failed == 1, "the invitation given up on")
+    assert current.stage is Stage.INVITED and "550" in current.notification_failures[0].error
+    query = starter.list_query(failed_notifications=True)
+    for _ in range(100):  # visibility is eventually consistent
+        if workflow_id in [e.id async for e in starter.list_mentorships(client, query)]:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError(f"{query!r} did not find {workflow_id}")
+    assert (await handle.describe()).typed_search_attributes.get(sa.FAILED_NOTIFICATIONS) == 1
+    # The mentorship goes on: the invitee still accepts, and the next emails are delivered.
+    current = await starter.act(client, workflow_id, "accept", {"by": invitation.mentee.id})
+    assert current.stage is Stage.ACTIVE
+    await wait_status(handle, lambda s: s.notifications_sent == 3, "confirmation and two welcomes delivered")
+    await starter.act(client, workflow_id, "withdraw", {"by": invitation.mentee.id})
+
+
 async def test_search_attributes_and_list_queries(live: tuple[Client, str, MailSink]) -> None:
     client, task_queue, _ = live
     invitation = people("mentee", escalate_after_missed=1, check_in_every="PT2S", check_in_grace="PT1S")

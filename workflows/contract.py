@@ -304,6 +304,7 @@ class MentorshipStatus(BaseModel):
     timeline: list[TimelineEntry] = Field(default_factory=list)
     notifications_sent: int = 0
     notifications_pending: int = Field(default=0, description="Emails being sent (or retried) right now")
+    notifications_failed: int = Field(default=0, description="Emails given up on, in all (the list keeps the latest)")
     notification_failures: list[NotificationFailure] = Field(default_factory=list)
     refused_signals: list[RefusedSignal] = Field(default_factory=list)
     wrap_up_sent: bool = False

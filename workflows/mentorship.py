@@ -74,6 +74,10 @@ KEEP_LATEST = 50
 EMAIL_GIVE_UP_AFTER = timedelta(hours=24)
 
 
+# Changes to the commands a workflow issues, guarded for histories recorded before them (see tests/test_replay.py).
+PATCH_FAILED_NOTIFICATIONS_ATTRIBUTE = "failed-notifications-search-attribute"
+
+
 # What the UI shows for each email activity ("email: check-in 3 reminder to the mentor").
 EMAIL_LABELS: dict[Notice, str] = {
     Notice.INVITATION: "invitation",
@@ -729,6 +733,7 @@ class Mentorship:
         except ActivityError as err:
             cause = err.cause
             reason = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+            self.s.notifications_failed += 1
             del self.s.notification_failures[: -KEEP_LATEST + 1]
             self.s.notification_failures.append(
                 NotificationFailure(at=workflow.now(), step=notification.step, to=notification.to, error=reason)
@@ -752,8 +757,13 @@ class Mentorship:
             sa.MISSED_CHECK_INS.name: s.missed_in_a_row,
             sa.AT_RISK.name: s.at_risk,
         }
+        # Added after release: histories recorded before it have no such upsert, so it waits for its patch marker.
+        if s.notifications_failed and workflow.patched(PATCH_FAILED_NOTIFICATIONS_ATTRIBUTE):
+            values[sa.FAILED_NOTIFICATIONS.name] = s.notifications_failed
         updates: list[SearchAttributeUpdate[Any]] = []
         for key in sa.ALL_KEYS:
+            if key.name not in values:
+                continue
             value = values[key.name]
             if key.name in self._published and self._published[key.name] == value:
                 continue

@@ -16,8 +16,19 @@ INITIATED_BY = SearchAttributeKey.for_keyword("InitiatedBy")
 NEXT_CHECK_IN_AT = SearchAttributeKey.for_datetime("NextCheckInAt")
 MISSED_CHECK_INS = SearchAttributeKey.for_int("MissedCheckIns")
 AT_RISK = SearchAttributeKey.for_bool("AtRisk")
+# Set once an email could not be delivered (a 5xx, a refused recipient, a mail server down for a day).
+FAILED_NOTIFICATIONS = SearchAttributeKey.for_int("FailedNotifications")
 
-ALL_KEYS = (STAGE, MENTOR_ID, MENTEE_ID, INITIATED_BY, NEXT_CHECK_IN_AT, MISSED_CHECK_INS, AT_RISK)
+ALL_KEYS = (
+    STAGE,
+    MENTOR_ID,
+    MENTEE_ID,
+    INITIATED_BY,
+    NEXT_CHECK_IN_AT,
+    MISSED_CHECK_INS,
+    AT_RISK,
+    FAILED_NOTIFICATIONS,
+)
 
 # Name -> type as the Temporal CLI spells it (`--search-attribute Name=Type`).
 SEARCH_ATTRIBUTE_TYPES: dict[str, str] = {
@@ -28,4 +39,5 @@ SEARCH_ATTRIBUTE_TYPES: dict[str, str] = {
     "NextCheckInAt": "Datetime",
     "MissedCheckIns": "Int",
     "AtRisk": "Bool",
+    "FailedNotifications": "Int",
 }
