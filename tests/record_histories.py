@@ -37,7 +37,7 @@ import starter
 from devtools.mailsink import MailSink
 from temporal_client import ensure_search_attributes
 from tests.temporal_env import TEST_SERVER, running_worker, status_of, wait_mail, wait_status
-from workflows.contract import Invitation, MentorshipStatus, Role, Stage
+from workflows.contract import WORKFLOW_TYPE, Invitation, MentorshipStatus, Role, Stage
 
 HISTORIES = Path(__file__).parent / "histories"
 DAY = timedelta(days=1)
@@ -315,12 +315,42 @@ async def continued_as_new(r: Recorder) -> None:
     await r.save("continued_as_new_next_run", handle.id)
 
 
+async def failed_notification_searchable(r: Recorder) -> None:
+    """(f) Recorded after the FailedNotifications search attribute was added behind its patch: the first email
+    is refused for good, so the history carries the patch marker and the upsert; then acceptance and withdrawal."""
+    r.sink.fail_next(1, "550 5.1.1 no such user")
+    inv = invitation("failed", "mentor")
+    handle = await r.invite(inv)
+    await r.sent(handle, 1, failed=1)
+    await r.signal(handle, "accept", by=inv.mentee.id)
+    await wait_status(handle, lambda s: s.stage is Stage.ACTIVE, "acceptance")
+    await r.sent(handle, 3, failed=1)
+    await r.signal(handle, "withdraw", by=inv.mentee.id, reason="Changed teams")
+    await wait_status(handle, lambda s: s.stage is Stage.WITHDRAWN, "withdrawal")
+    await r.sent(handle, 4, failed=1)
+    await r.save("failed_notification_searchable", handle.id)
+
+
+async def invalid_start_input(r: Recorder) -> None:
+    """(g) A client that is not ours starts the workflow with an invalid input: it fails at once, sends nothing."""
+    bad = invitation("invalid", "mentor").model_dump(mode="json")
+    bad["mentee"]["email"] = "not-an-address"
+    bad["initiated_by"] = "sponsor"
+    handle = await r.client.start_workflow(
+        WORKFLOW_TYPE, bad, id="mentorship-ana.invalid--ben.invalid", task_queue=r.task_queue
+    )
+    await r.save("invalid_start_input", handle.id)
+    assert not r.sink.messages, "an invalid start must send nothing"
+
+
 SCENARIOS: dict[str, Callable[[Recorder], Awaitable[None]]] = {
     "invitation_expired": invitation_expired,
     "accepted_at_risk_paused_withdrawn": accepted_at_risk_paused_withdrawn,
     "mutual_term_completed": mutual_term_completed,
     "refused_signals_email_failure": refused_signals_email_failure,
     "continued_as_new": continued_as_new,  # also writes continued_as_new_next_run.json
+    "failed_notification_searchable": failed_notification_searchable,
+    "invalid_start_input": invalid_start_input,
 }
 
 

@@ -22,6 +22,7 @@ import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio import workflow
@@ -31,7 +32,7 @@ from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 from temporalio.workflow import NondeterminismError
 
 from worker import WORKFLOW_RUNNER
-from workflows.contract import MentorshipInput, MentorshipStatus
+from workflows.contract import MentorshipStatus
 from workflows.mentorship import Mentorship
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -44,6 +45,8 @@ SCENARIOS = (
     "refused_signals_email_failure",
     "continued_as_new",
     "continued_as_new_next_run",
+    "failed_notification_searchable",
+    "invalid_start_input",
 )
 
 HISTORY_FILES = sorted(HISTORIES.glob("*.json"))
@@ -97,11 +100,11 @@ class _SleepsFirst(Mentorship):
     """The workflow with one unpatched change: a timer before anything else."""
 
     @workflow.init
-    def __init__(self, input: MentorshipInput) -> None:
+    def __init__(self, input: Any) -> None:
         super().__init__(input)
 
     @workflow.run
-    async def run(self, input: MentorshipInput) -> MentorshipStatus:
+    async def run(self, input: Any) -> MentorshipStatus:
         await workflow.sleep(timedelta(seconds=1))
         return await super().run(input)
 
@@ -116,3 +119,66 @@ async def test_an_unpatched_change_is_caught() -> None:
     )
     with pytest.raises(NondeterminismError):
         await changed.replay_workflow(load(HISTORIES / "invitation_expired.json"))
+
+
+@workflow.defn(name="Mentorship")
+class _TimerFirst(Mentorship):
+    """The same commands in another order: the timer for the next due moment started before the queued emails
+    are scheduled (the workflow starts its email activities first)."""
+
+    @workflow.init
+    def __init__(self, input: Any) -> None:
+        super().__init__(input)
+
+    @workflow.run
+    async def run(self, input: Any) -> MentorshipStatus:
+        return await super().run(input)
+
+    def _dispatch(self) -> None:
+        if self._reorder() and self.s.stage.is_open:
+            self._keep_timer(self._next_due())
+        super()._dispatch()
+
+    def _reorder(self) -> bool:
+        return True
+
+
+@workflow.defn(name="Mentorship")
+class _TimerFirstPatched(_TimerFirst):
+    """The same reordering, guarded as the README asks: old histories keep the old order."""
+
+    @workflow.init
+    def __init__(self, input: Any) -> None:
+        super().__init__(input)
+
+    @workflow.run
+    async def run(self, input: Any) -> MentorshipStatus:
+        return await super().run(input)
+
+    def _reorder(self) -> bool:
+        return workflow.patched("timer-before-emails")
+
+
+def _replayer_of(cls: type) -> Replayer:
+    # Unsandboxed only because this test module (pytest and all) is no workflow module to re-import.
+    return Replayer(
+        workflows=[cls], data_converter=pydantic_data_converter, workflow_runner=UnsandboxedWorkflowRunner()
+    )
+
+
+# Histories where the reordering shows: a timer and emails in one workflow task. Not in the invalid start (it
+# sends nothing) nor in the run after a continue-as-new (its email-less first task only starts a timer).
+REORDERED = [path for path in HISTORY_FILES if path.stem not in ("invalid_start_input", "continued_as_new_next_run")]
+
+
+@pytest.mark.parametrize("path", REORDERED, ids=[path.stem for path in REORDERED])
+async def test_a_change_of_command_order_is_caught(path: Path) -> None:
+    """Same commands, other order, no patch: replaying a recorded history fails with a nondeterminism error."""
+    with pytest.raises(NondeterminismError):
+        await _replayer_of(_TimerFirst).replay_workflow(load(path))
+
+
+@pytest.mark.parametrize("path", HISTORY_FILES, ids=[path.stem for path in HISTORY_FILES])
+async def test_the_same_change_behind_workflow_patched_replays(path: Path) -> None:
+    result = await _replayer_of(_TimerFirstPatched).replay_workflow(load(path))
+    assert result.replay_failure is None
