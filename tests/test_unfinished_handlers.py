@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
@@ -44,7 +45,11 @@ async def test_a_workflow_abandoning_a_handler_fails_its_task(time_env: Workflow
         workflow_runner=UnsandboxedWorkflowRunner(),
     ):
         handle = await client.start_workflow(
-            _AbandonsItsSignalHandler.run, id=f"abandons-{uuid.uuid4().hex[:8]}", task_queue=task_queue
+            _AbandonsItsSignalHandler.run,
+            id=f"abandons-{uuid.uuid4().hex[:8]}",
+            task_queue=task_queue,
+            # The raised warning escapes the activation, so the task fails only when its timeout passes.
+            task_timeout=timedelta(seconds=1),
         )
         await handle.signal(_AbandonsItsSignalHandler.poke)
         failure = ""
