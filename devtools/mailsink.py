@@ -2,7 +2,7 @@
 
 It speaks real SMTP (aiosmtpd), so the code under test goes through the same client, protocol and replies as
 with a production relay. Tests can make it refuse the next deliveries with a chosen reply, at RCPT or at DATA,
-to see how the sender copes with "try later" and "no such user".
+to see how the sender copes with "try later" and "no such user"; or refuse only what goes to one address.
 
     python -m devtools.mailsink --port 1025 --dir .data/mail
 """
@@ -54,6 +54,14 @@ class _Fault:
     stage: Stage
 
 
+@dataclass
+class _AddressFault:
+    address: str  # lower case
+    reply: str
+    stage: Stage
+    remaining: int | None  # None: every time
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A port nothing listens on right now (the OS picks it); there is a small window for someone to take it."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -75,7 +83,7 @@ class _Handler:
         return "250 OK"
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:
-        reply = self.sink._take_fault("rcpt")
+        reply = self.sink._take_fault("rcpt", [address])
         if reply is not None:
             log.info("mail: refused rcpt to=%s with %r (fault injected)", address, reply)
             return reply
@@ -84,7 +92,7 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        reply = self.sink._take_fault("data")
+        reply = self.sink._take_fault("data", [str(rcpt) for rcpt in envelope.rcpt_tos])
         if reply is not None:
             log.info("mail: refused data to=%s with %r (fault injected)", ",".join(envelope.rcpt_tos), reply)
             return reply
@@ -107,6 +115,7 @@ class MailSink:
         self.directory = Path(directory) if directory is not None else None
         self._deliveries: list[Delivery] = []
         self._faults: deque[_Fault] = deque()
+        self._address_faults: list[_AddressFault] = []
         self._attempts = 0
         # The SMTP server runs on its own thread: every shared field is guarded by this one condition.
         self._changed = threading.Condition()
@@ -178,6 +187,7 @@ class MailSink:
         with self._changed:
             self._deliveries.clear()
             self._faults.clear()
+            self._address_faults.clear()
             self._attempts = 0
             self._notify()
 
@@ -220,12 +230,21 @@ class MailSink:
 
         Faults queue up in order; each is used by the first delivery that reaches its stage.
         """
-        if not _REPLY.match(reply):
-            raise ValueError(f"{reply!r} is not an SMTP error reply; write it like '550 5.1.1 no such user'")
-        if at not in ("rcpt", "data"):
-            raise ValueError(f"at must be 'rcpt' or 'data', not {at!r}")
+        _check_fault(reply, at)
         with self._changed:
             self._faults.extend(_Fault(reply, at) for _ in range(count))
+
+    def fail_for(self, address: str, reply: str, at: Stage = "rcpt", count: int | None = None) -> None:
+        """Answer deliveries to ``address`` with ``reply`` at RCPT or DATA: ``count`` times, or always (None).
+
+        Only messages to that address are refused (case-insensitively), whatever else is being sent meanwhile;
+        these faults come before the ones queued by ``fail_next``.
+        """
+        _check_fault(reply, at)
+        if count is not None and count < 1:
+            raise ValueError(f"count must be at least 1, or None for always; not {count}")
+        with self._changed:
+            self._address_faults.append(_AddressFault(address.lower(), reply, at, count))
 
     # --- Called from the server thread -------------------------------------------------------------------
 
@@ -234,8 +253,16 @@ class MailSink:
             self._attempts += 1
             self._notify()
 
-    def _take_fault(self, stage: Stage) -> str | None:
+    def _take_fault(self, stage: Stage, recipients: list[str]) -> str | None:
+        wanted = {recipient.lower() for recipient in recipients}
         with self._changed:
+            for fault in self._address_faults:
+                if fault.stage == stage and fault.address in wanted:
+                    if fault.remaining is not None:
+                        fault.remaining -= 1
+                        if fault.remaining == 0:
+                            self._address_faults.remove(fault)
+                    return fault.reply
             if self._faults and self._faults[0].stage == stage:
                 return self._faults.popleft().reply
             return None
@@ -270,6 +297,13 @@ class MailSink:
         path = self.directory / f"{stamp}_{name}.eml"
         path.write_bytes(raw)
         return path
+
+
+def _check_fault(reply: str, at: str) -> None:
+    if not _REPLY.match(reply):
+        raise ValueError(f"{reply!r} is not an SMTP error reply; write it like '550 5.1.1 no such user'")
+    if at not in ("rcpt", "data"):
+        raise ValueError(f"at must be 'rcpt' or 'data', not {at!r}")
 
 
 # --- Command line ---------------------------------------------------------------------------------------
