@@ -7,9 +7,10 @@ Temporal connection settings are not here: they follow Temporal's own environmen
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from encryption import parse_keys
 from workflows.contract import DEFAULT_TASK_QUEUE
 
 
@@ -33,6 +34,26 @@ class Settings(BaseSettings):
     # Links to the caller's own app, e.g. "https://app.example.com/mentorships/{workflow_id}/{action}?as={participant_id}".
     # Placeholders: {workflow_id}, {action} (accept, decline, check_in), {participant_id}.
     mentorship_link_template: str | None = None
+
+    # Payload encryption (encryption.py): "id:base64key,..." with 32-byte keys; the first encrypts, all decrypt.
+    # A secret: reprs and logs of the settings show it masked.
+    mentorship_encryption_keys: SecretStr | None = None
+    # The codec server (codec_server.py) that lets the Temporal UI and CLI show encrypted payloads decoded.
+    codec_server_host: str = "127.0.0.1"
+    codec_server_port: int = 8081
+    # Comma-separated origins allowed to call it from a browser: the Temporal UI's.
+    codec_server_cors_origins: str = "http://localhost:8233"
+    # When set, callers must send "Authorization: Bearer <token>": decoding reveals personal data.
+    codec_server_token: SecretStr | None = None
+
+    @field_validator("mentorship_encryption_keys")
+    @classmethod
+    def _keys_parse(cls, value: SecretStr | None) -> SecretStr | None:
+        # Fail at start-up with the reason rather than at the first payload. A malformed value raises
+        # encryption.EncryptionError as is, not a ValidationError, which would quote the keys.
+        if value is not None:
+            parse_keys(value.get_secret_value())
+        return value
 
 
 def get_settings() -> Settings:

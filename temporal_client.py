@@ -14,25 +14,29 @@ from collections.abc import Mapping
 import temporalio.api.operatorservice.v1 as operatorservice
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
 from temporalio.service import RPCError, RPCStatusCode
 
+from config import Settings
+from encryption import data_converter_for
 from workflows.search_attributes import SEARCH_ATTRIBUTE_TYPES
 
 DEFAULT_ADDRESS = "localhost:7233"
 
 
-async def connect(*, profile: str | None = None) -> Client:
+async def connect(*, profile: str | None = None, settings: Settings | None = None) -> Client:
     """Connect with the standard environment configuration, falling back to the local dev server.
 
     ``profile`` picks a profile of the config file; by default TEMPORAL_PROFILE, else "default".
+    ``settings`` (default: from the environment) say whether payloads are encrypted (MENTORSHIP_ENCRYPTION_KEYS).
     """
     config = ClientConfig.load_client_connect_config(profile=profile)
     if not config.get("target_host"):
         config["target_host"] = DEFAULT_ADDRESS
-    # Every payload of the contract is a pydantic model: the default converter would not round-trip them.
-    return await Client.connect(**config, data_converter=pydantic_data_converter)
+    # Every payload of the contract is a pydantic model: the default converter would not round-trip them. With
+    # keys, the same converter also encrypts payloads and failure messages; search attributes stay plaintext.
+    converter = data_converter_for(settings if settings is not None else Settings())
+    return await Client.connect(**config, data_converter=converter)
 
 
 def indexed_value_type(cli_type: str) -> IndexedValueType.ValueType:

@@ -28,6 +28,7 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from config import Settings
 from temporal_client import ensure_search_attributes
 from workflows.search_attributes import SEARCH_ATTRIBUTE_TYPES
 
@@ -335,6 +336,10 @@ def worker_env(config: DevConfig, base: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
+def codec_url(settings: Settings | None = None) -> str:
+    return f"http://{HOST}:{(settings or Settings()).codec_server_port}"
+
+
 def build_children(config: DevConfig, base_env: Mapping[str, str]) -> list[Child]:
     python_env = {**base_env, "PYTHONUNBUFFERED": "1"}
     # A TEMPORAL_PROFILE or config file of the shell is meant for some cluster, not for this server.
@@ -355,7 +360,17 @@ def build_children(config: DevConfig, base_env: Mapping[str, str]) -> list[Child
     ]
     for name, kind in SEARCH_ATTRIBUTE_TYPES.items():
         temporal_argv += ["--search-attribute", f"{name}={kind}"]
-    return [
+    extra: list[Child] = []
+    settings = Settings()
+    if settings.mentorship_encryption_keys is not None and settings.mentorship_encryption_keys.get_secret_value():
+        # Payloads are encrypted: the UI decodes them through the codec server, which allows the UI's origin.
+        temporal_argv += ["--ui-codec-endpoint", codec_url(settings)]
+        codec_env = {
+            **python_env,
+            "CODEC_SERVER_CORS_ORIGINS": f"http://localhost:{config.ui_port},http://{HOST}:{config.ui_port}",
+        }
+        extra.append(Child("codec", [sys.executable, "codec_server.py", "--host", HOST], codec_env, stop_timeout=10))
+    children = [
         Child(
             "temporal",
             temporal_argv,
@@ -389,6 +404,7 @@ def build_children(config: DevConfig, base_env: Mapping[str, str]) -> list[Child
             ready_phrase=WORKER_READY,
         ),
     ]
+    return children + extra
 
 
 # --- The supervisor ------------------------------------------------------------------------------------
@@ -486,6 +502,10 @@ class Supervisor:
             await self._start(worker, preexec)
             if not await self._until(worker.ready.wait(), "the worker", WORKER_START_TIMEOUT):
                 return self._exit_code()
+            codec = self.children.get("codec")
+            if codec is not None:
+                say(f"payloads are encrypted: starting the codec server the UI decodes them with ({codec_url()})")
+                await self._start(codec, preexec)
             self._banner()
             await self.stop_requested.wait()
             return self._exit_code()
@@ -500,7 +520,9 @@ class Supervisor:
 
     async def _stop_all(self) -> None:
         self.stop_requested.set()
-        for name in ("worker", "mail", "temporal"):
+        for name in ("codec", "worker", "mail", "temporal"):
+            if name not in self.children:
+                continue
             child = self.children[name]
             if child.process is not None:
                 await child.stop(self.hurry)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -12,6 +13,10 @@ from config import Settings
 from devtools.mailsink import MailSink
 from tests import reliability
 from workflows.contract import Audience, Invitation, Notice, Notification, Person, Role, workflow_id_for
+
+# The suite's clients use the plain pydantic converter: a developer's shell or .env must not switch encryption
+# on for the workers the tests build (tests/test_encryption.py builds its encrypting ones explicitly).
+os.environ["MENTORSHIP_ENCRYPTION_KEYS"] = ""
 
 ADA = Person(id="ada", name="Ada Lovelace", email="ada@example.com")
 BEN = Person(id="ben.b", name="Ben Okafor", email="ben@example.com")

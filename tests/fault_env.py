@@ -254,6 +254,8 @@ def worker_env(server: DevServer, sink: MailSink, task_queue: str) -> dict[str, 
         TEMPORAL_NAMESPACE="default",
         TEMPORAL_CONFIG_FILE=os.devnull,
         MENTORSHIP_TASK_QUEUE=task_queue,
+        # Set (empty) so a developer's .env cannot switch encryption on for these plain-converter clients.
+        MENTORSHIP_ENCRYPTION_KEYS="",
         SMTP_HOST=sink.host,
         SMTP_PORT=str(sink.port),
         SMTP_TLS="false",

@@ -77,6 +77,8 @@ async def dev_stack(tmp_path: Path) -> AsyncIterator[DevStack]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("SMTP_", "TEMPORAL_"))}
     env.update(
         MENTORSHIP_DATA_DIR=str(tmp_path / "data"),
+        # Set (empty) so a developer's .env cannot switch encryption on for the test's plain client.
+        MENTORSHIP_ENCRYPTION_KEYS="",
         TEMPORAL_DEV_PORT=str(temporal_port),
         TEMPORAL_UI_PORT=str(ui_port),
         MAIL_SINK_PORT=str(mail_port),
