@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
+import os
 import secrets
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -37,6 +37,7 @@ from temporal_client import connect
 from workflows import search_attributes as sa
 from workflows.contract import (
     ACTION_INPUTS,
+    ID_PATTERN,
     WORKFLOW_TYPE,
     AcceptInput,
     CheckInInput,
@@ -134,9 +135,6 @@ async def status(client: Client, workflow_id: str) -> MentorshipStatus:
     return current
 
 
-_ID = re.compile(r"^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$")
-
-
 def list_query(
     *,
     stage: Stage | None = None,
@@ -157,7 +155,7 @@ def list_query(
     if failed_notifications:
         parts.append(f"{sa.FAILED_NOTIFICATIONS.name} > 0")
     if person is not None:
-        if not _ID.match(person):
+        if not ID_PATTERN.fullmatch(person):
             raise ValueError(f"{person!r} is not a participant id")
         parts.append(f"({sa.MENTOR_ID.name} = '{person}' OR {sa.MENTEE_ID.name} = '{person}')")
     if due_before is not None:
@@ -416,7 +414,12 @@ def main() -> None:
         code = asyncio.run(run_cli(sys.argv[1:]))
     except KeyboardInterrupt:
         code = 130
-    raise SystemExit(code)
+    # The SDK's Rust runtime can abort the interpreter while it shuts down (SIGABRT "PyGILState_Release", or
+    # SIGSEGV; temporalio/sdk-python#300), turning an answered command into exit code 134. Everything is said
+    # and done here, so leave without the interpreter's teardown.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 # The workflow sandbox re-imports modules: nothing may run on import.

@@ -80,9 +80,15 @@ class Mailer:
 
     @activity.defn(name=SEND_NOTIFICATION)
     async def send_notification(self, notification: Notification) -> SendReceipt:
-        message = self.build_message(notification)
-        message_id = str(message["Message-ID"])
         address = str(notification.recipient.email)
+        try:
+            message = self.build_message(notification)
+        except Exception as exc:
+            # Built from the notification alone: a message that cannot be built now cannot be built on a retry.
+            failure = _permanent(f"cannot build the message to {address}: {type(exc).__name__}: {exc}", None, address)
+            activity.logger.warning("mail %s to %s cannot be built: %s", notification.kind, address, failure.message)
+            raise failure from exc
+        message_id = str(message["Message-ID"])
         settings = self.settings
         try:
             await aiosmtplib.send(

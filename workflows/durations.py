@@ -29,7 +29,10 @@ _PATTERN = re.compile(
 # Bounds for every duration in the contract: a timer shorter than a second only hammers the server, and
 # nothing in a mentorship is planned further ahead than a decade.
 MIN_DURATION = timedelta(seconds=1)
-MAX_DURATION = timedelta(days=3650)
+MAX_DURATION = timedelta(days=3653)  # ten calendar years, leap days included
+# "At most ten years" is checked on the calendar: P10Y is, P10Y1D and P3654D are not.
+_ANCHOR = datetime(2000, 1, 1)
+_ANCHOR_PLUS_MAX = datetime(2010, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -51,13 +54,22 @@ class Duration:
         """A fixed-length stand-in (a month as 30 days), only for comparing durations with each other."""
         return timedelta(days=30 * self.months) + self.exact
 
+    def shortest(self) -> timedelta:
+        """The least time it can span (every month a February)."""
+        return timedelta(days=28 * self.months) + self.exact
+
+    def longest(self) -> timedelta:
+        """The most time it can span (every month 31 days)."""
+        return timedelta(days=31 * self.months) + self.exact
+
 
 def parse_duration(text: str) -> Duration:
     """Parse an ISO 8601 duration; raise ValueError saying what is wrong."""
-    match = _PATTERN.match(text.strip()) if isinstance(text, str) else None
+    shown = repr(text if not isinstance(text, str) or len(text) <= 40 else text[:40] + "…")
+    match = _PATTERN.fullmatch(text.strip()) if isinstance(text, str) else None
     if match is None:
         raise ValueError(
-            f"{text!r} is not an ISO 8601 duration; write it like 'P14D' (14 days), 'PT30S' (30 seconds), "
+            f"{shown} is not an ISO 8601 duration; write it like 'P14D' (14 days), 'PT30S' (30 seconds), "
             "'P1M' (one calendar month) or 'P1DT12H'"
         )
     parts = {name: float(value) if value else 0.0 for name, value in match.groupdict().items()}
@@ -65,7 +77,7 @@ def parse_duration(text: str) -> Duration:
     rough_days = (parts["years"] * 12 + parts["months"]) * 30 + parts["weeks"] * 7 + parts["days"]
     rough_days += (parts["hours"] * 3600 + parts["minutes"] * 60 + parts["seconds"]) / 86400
     if rough_days > MAX_DURATION.days:
-        raise ValueError(f"{text!r} is longer than ten years; a duration here must be at most P10Y")
+        raise ValueError(f"{shown} is longer than ten years; a duration here must be at most P10Y")
     duration = Duration(
         months=int(parts["years"]) * 12 + int(parts["months"]),
         exact=timedelta(
@@ -76,10 +88,10 @@ def parse_duration(text: str) -> Duration:
             seconds=parts["seconds"],
         ),
     )
-    if duration.approximate() < MIN_DURATION:
-        raise ValueError(f"{text!r} is shorter than one second; a duration here must be at least PT1S")
-    if duration.approximate() > MAX_DURATION:
-        raise ValueError(f"{text!r} is longer than ten years; a duration here must be at most P10Y")
+    if duration.exact < MIN_DURATION and not duration.months:
+        raise ValueError(f"{shown} is shorter than one second; a duration here must be at least PT1S")
+    if duration.after(_ANCHOR) > _ANCHOR_PLUS_MAX:
+        raise ValueError(f"{shown} is longer than ten years; a duration here must be at most P10Y")
     return duration
 
 

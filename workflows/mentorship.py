@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         INVALID_INPUT,
         PERMANENT_EMAIL_FAILURE,
         SEND_NOTIFICATION,
+        TRUSTED,
         WORKFLOW_TYPE,
         AcceptInput,
         Audience,
@@ -70,6 +71,9 @@ EMAIL_RETRY = RetryPolicy(
 )
 # How many refused signals and failed notifications the status keeps (the latest ones).
 KEEP_LATEST = 50
+# How much of a refused signal's actor and reason the status keeps.
+KEEP_CHARACTERS_BY = 64
+KEEP_CHARACTERS_REASON = 500
 # A mail server down for longer than this is recorded as a failed notification; the mentorship goes on.
 EMAIL_GIVE_UP_AFTER = timedelta(hours=24)
 
@@ -125,10 +129,11 @@ def _signal(action: str) -> Any:
     """The signal `action`: a refusal changes nothing and is recorded in the status."""
 
     # `self: Any`: the SDK resolves these hints while the class body is still being built.
-    # `raw: Any`: JSON of any shape reaches the handler and is judged there; a typed parameter would make the
-    # SDK drop a malformed signal with only a worker log line.
-    def handler(self: Any, raw: Any) -> None:
-        self._as_signal(action, raw)
+    # `*inputs: Any`: JSON of any shape, and any number of inputs (none, two), reaches the handler and is judged
+    # there. A typed parameter would make the SDK drop a malformed signal with only a worker log line, and a
+    # missing input would raise TypeError in the handler: a workflow task failing forever.
+    def handler(self: Any, *inputs: Any) -> None:
+        self._as_signal(action, inputs)
 
     handler.__name__ = f"{action}_signal"
     return workflow.signal(name=action)(handler)
@@ -137,12 +142,12 @@ def _signal(action: str) -> Any:
 def _update(action: str) -> Any:
     """The update `action`: the validator refuses (leaving no trace in history) what does not fit."""
 
-    def handler(self: Any, raw: Any) -> MentorshipStatus:
-        status: MentorshipStatus = self._as_update(action, raw)
+    def handler(self: Any, *inputs: Any) -> MentorshipStatus:
+        status: MentorshipStatus = self._as_update(action, inputs)
         return status
 
-    def validator(self: Any, raw: Any) -> None:
-        self._validate(action, raw)
+    def validator(self: Any, *inputs: Any) -> None:
+        self._validate(action, inputs)
 
     handler.__name__ = action
     update = workflow.update(name=action)(handler)
@@ -156,12 +161,23 @@ class Mentorship:
     # `temporal` CLI, another language's SDK) may send anything, and a typed parameter would turn a malformed
     # input into a workflow task retried forever instead of a workflow failed with the reason.
     @workflow.init
-    def __init__(self, raw: Any) -> None:
+    def __init__(self, *inputs: Any) -> None:
         self._invalid: str | None = None
+        continued = workflow.info().continued_run_id is not None
         try:
-            input = MentorshipInput.model_validate(raw)
+            raw = _one(inputs, "the mentorship input")
+            if isinstance(raw, dict) and raw.get("carried") is not None and not continued:
+                raise Refused(
+                    "the mentorship input is not valid: carried: set by the workflow itself when it continues as "
+                    "new; leave it out"
+                )
+            # What a run carries over was checked when it came in: rules added since must not fail it.
+            input = MentorshipInput.model_validate(raw, context={TRUSTED: True} if continued else None)
         except ValidationError as err:
             self._invalid = f"the mentorship input is not valid: {explain(err)}"
+            return
+        except Refused as refused:
+            self._invalid = str(refused)
             return
         self._history_event_limit = input.history_event_limit
         self._outbox: list[Notification] = []
@@ -201,7 +217,7 @@ class Mentorship:
         self._notify(Notice.INVITATION_SENT, "invitation-sent", invitation.initiated_by, at=self.s.expires_at)
 
     @workflow.run
-    async def run(self, raw: Any) -> MentorshipStatus:
+    async def run(self, *inputs: Any) -> MentorshipStatus:
         if self._invalid is not None:
             # Nothing was sent and nothing is waited for: the caller reads the reason in the failure.
             raise ApplicationError(self._invalid, type=INVALID_INPUT, non_retryable=True)
@@ -260,18 +276,19 @@ class Mentorship:
 
     # --- Who may do what, when ---------------------------------------------------------------------------
 
-    def _parse(self, action: str, raw: Any) -> BaseModel:
+    def _parse(self, action: str, inputs: tuple[Any, ...]) -> BaseModel:
         model: type[BaseModel] = Invitation if action == "invite" else ACTION_INPUTS[action]
+        raw = _one(inputs, f"{action} input")
         try:
             return model.model_validate(raw)
         except ValidationError as err:
             raise Refused(f"{action} input is not valid: {explain(err)}") from None
 
-    def _check(self, action: str, raw: Any) -> BaseModel:
+    def _check(self, action: str, inputs: tuple[Any, ...]) -> BaseModel:
         """Parse and judge an action without changing anything; raise Refused with the reason."""
         if self._invalid is not None:
             raise Refused(self._invalid)
-        parsed = self._parse(action, raw)
+        parsed = self._parse(action, inputs)
         inv = self.s.invitation
         stage = self.s.stage
         if isinstance(parsed, Invitation):
@@ -327,29 +344,34 @@ class Mentorship:
             raise Refused(f"the mentorship is not paused (it is {stage})")
         return parsed
 
-    def _validate(self, action: str, raw: Any) -> None:
+    def _validate(self, action: str, inputs: tuple[Any, ...]) -> None:
         try:
-            self._check(action, raw)
+            self._check(action, inputs)
         except Refused as refused:
             # A rejected update leaves no trace in history; the caller reads the reason.
             raise ValueError(str(refused)) from None
 
-    def _as_update(self, action: str, raw: Any) -> MentorshipStatus:
-        self._apply(action, self._check(action, raw))
+    def _as_update(self, action: str, inputs: tuple[Any, ...]) -> MentorshipStatus:
+        self._apply(action, self._check(action, inputs))
         return self.status()
 
-    def _as_signal(self, action: str, raw: Any) -> None:
+    def _as_signal(self, action: str, inputs: tuple[Any, ...]) -> None:
         if self._invalid is not None:
             return  # The workflow fails with the reason; there is no state to record a refusal in.
         try:
-            parsed = self._check(action, raw)
+            parsed = self._check(action, inputs)
         except Refused as refused:
+            raw = inputs[0] if len(inputs) == 1 else None
             by = raw.get("by") if isinstance(raw, dict) else None
-            # Only the latest few: a misbehaving caller must not grow the state without bound.
+            # Only the latest few, each cut short: a misbehaving caller must not grow the state without bound
+            # (a few signals of a megabyte each would otherwise make continue-as-new fail, wedging the mentorship).
             del self.s.refused_signals[: -KEEP_LATEST + 1]
             self.s.refused_signals.append(
                 RefusedSignal(
-                    at=workflow.now(), signal=action, by=by if isinstance(by, str) else None, reason=str(refused)
+                    at=workflow.now(),
+                    signal=action,
+                    by=_cut(by, KEEP_CHARACTERS_BY) if isinstance(by, str) else None,
+                    reason=_cut(str(refused), KEEP_CHARACTERS_REASON),
                 )
             )
             workflow.logger.warning("Refused signal %s: %s", action, refused)
@@ -732,7 +754,9 @@ class Mentorship:
             self.s.notifications_sent += 1
         except ActivityError as err:
             cause = err.cause
-            reason = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+            reason = _cut(
+                cause.message if isinstance(cause, ApplicationError) else str(cause or err), KEEP_CHARACTERS_REASON
+            )
             self.s.notifications_failed += 1
             del self.s.notification_failures[: -KEEP_LATEST + 1]
             self.s.notification_failures.append(
@@ -814,3 +838,14 @@ def _when(moment: datetime | None, *, seconds: bool = False) -> str:
     if moment is None:
         return "—"
     return moment.strftime("%a %d %b %Y %H:%M:%S UTC" if seconds else "%a %d %b %Y %H:%M UTC")
+
+
+def _one(inputs: tuple[Any, ...], what: str) -> Any:
+    """The single JSON input every workflow start, signal and update takes."""
+    if len(inputs) != 1:
+        raise Refused(f"{what} is not valid: expected exactly one JSON object, got {len(inputs) or 'none'}")
+    return inputs[0]
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
