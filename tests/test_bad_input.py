@@ -53,6 +53,7 @@ from tests.conftest import make_invitation, make_notification
 from tests.temporal_env import TEMPORAL_CLI, running_worker, status_of, wait_mail, wait_status
 from workflows.contract import (
     INVALID_INPUT,
+    TRUSTED,
     AcceptInput,
     Audience,
     CheckInInput,
@@ -1007,3 +1008,15 @@ async def test_a_name_that_looks_like_an_encoded_word_never_adds_an_address(
     message = BytesParser(policy=policy.default).parsebytes(delivery.raw)
     assert [address.addr_spec for address in message["To"].addresses] == ["ana@example.com"]
     assert planted.encode() not in delivery.raw.split(b"\r\n\r\n", 1)[0]
+
+
+def test_state_carried_across_continue_as_new_is_not_judged_by_newer_rules() -> None:
+    """A mentorship that started under older, looser rules must survive continue-as-new after a deploy: what it
+    carries was checked when it came in. Only the workflow itself sets `carried` (see the test above)."""
+    data = invitation_data("old")
+    data["mentor"]["name"] = "Ana\x85Ruiz"  # accepted before C1 controls were refused
+    data["term"] = "P10Y40D"  # accepted before durations were bounded on the calendar
+    err = refusal(MentorshipInput, data)
+    assert "mentor.name" in explain(err) and "term" in explain(err)
+    carried = MentorshipInput.model_validate(data, context={TRUSTED: True})
+    assert carried.mentor.name == "Ana\x85Ruiz" and carried.term == "P10Y40D"
