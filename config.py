@@ -7,11 +7,16 @@ Temporal connection settings are not here: they follow Temporal's own environmen
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from encryption import parse_keys
 from workflows.contract import DEFAULT_TASK_QUEUE
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
 class Settings(BaseSettings):
@@ -46,6 +51,53 @@ class Settings(BaseSettings):
     # When set, callers must send "Authorization: Bearer <token>": decoding reveals personal data.
     codec_server_token: SecretStr | None = None
 
+    # Worker tuning (worker.build_worker). The defaults are the SDK's own: slots per worker process, so N workers
+    # take N times as many at once. Keep activities at or below what the mail relay accepts from one client.
+    worker_max_concurrent_workflow_tasks: int = Field(default=100, ge=2)
+    worker_max_concurrent_activities: int = Field(default=100, ge=1)
+    worker_max_cached_workflows: int = Field(default=1000, ge=0)
+
+    # Observability (observability.py). Both ports are off by default, so that several workers on one machine
+    # (make dev, the fault tests) never fight over one; the container image turns them on (Dockerfile).
+    # Prometheus text format at http://HOST:PORT/metrics: the SDK's metrics and the service's own counters.
+    worker_metrics_port: Port | None = None
+    worker_metrics_host: str = "0.0.0.0"
+    # GET /livez (the process answers) and /readyz (polling, and Temporal answers); `python worker.py --health`.
+    worker_health_port: Port | None = None
+    worker_health_host: str = "0.0.0.0"
+    # "text" for people, "json" for log pipelines: one object a line, with workflow_id, run_id, activity fields.
+    log_format: Literal["text", "json"] = "text"
+    log_level: LogLevel = "INFO"
+    # OpenTelemetry tracing (temporalio.contrib.opentelemetry), on when an OTLP endpoint is set. The standard
+    # variables; spans go to {endpoint}/v1/traces over OTLP/HTTP (protobuf), e.g. http://otel-collector:4318.
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_exporter_otlp_protocol: Literal["http/protobuf"] = "http/protobuf"
+    otel_service_name: str = "mentorship-worker"
+
+    @field_validator("worker_metrics_port", "worker_health_port", "otel_exporter_otlp_endpoint", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # `WORKER_METRICS_PORT=` in a .env file means "off", not "the integer ''".
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_any_case(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_any_case(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _ports_differ(self) -> Settings:
+        if self.worker_metrics_port is not None and self.worker_metrics_port == self.worker_health_port:
+            raise ValueError(
+                f"WORKER_METRICS_PORT and WORKER_HEALTH_PORT are both {self.worker_metrics_port}; they must differ"
+            )
+        return self
+
     @field_validator("mentorship_encryption_keys")
     @classmethod
     def _keys_parse(cls, value: SecretStr | None) -> SecretStr | None:
@@ -54,6 +106,87 @@ class Settings(BaseSettings):
         if value is not None:
             parse_keys(value.get_secret_value())
         return value
+
+    # --- HTTP API (api/, `python -m api`) and signed action links in emails (README, "HTTP API") -------------
+    # This block belongs to the API; the worker reads MENTORSHIP_API_PUBLIC_URL and MENTORSHIP_LINK_SECRET too
+    # (it writes the links into the emails).
+    # Bearer keys of the services allowed to call the API, comma-separated (one per calling service, or the old
+    # and the new one during a rotation); at least 16 characters each. The API refuses to start without one.
+    mentorship_api_keys: SecretStr | None = None
+    mentorship_api_host: str = "127.0.0.1"
+    mentorship_api_port: int = Field(default=8000, ge=1, le=65535)
+    # How long the API waits for Temporal, and through it for a worker, before it answers 504.
+    mentorship_api_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    # The API's address as people reach it from their mail, e.g. "https://mentorships.example.com". When set,
+    # invitation and check-in emails carry signed links to {url}/links/... (instead of MENTORSHIP_LINK_TEMPLATE).
+    mentorship_api_public_url: str | None = None
+    # Signs those links (HMAC-SHA256); the worker and the API need the same value. At least 32 characters, e.g.
+    # `python -c 'import secrets; print(secrets.token_urlsafe(32))'`. Several, comma-separated, to rotate: the
+    # first signs, every one is accepted.
+    mentorship_link_secret: SecretStr | None = None
+
+    class InvalidApiSetting(Exception):
+        """Not a ValueError: pydantic would quote the input (a key, or every setting) in its ValidationError."""
+
+    @field_validator("mentorship_api_keys", "mentorship_api_public_url", "mentorship_link_secret", mode="before")
+    @classmethod
+    def _api_empty_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("mentorship_api_keys")
+    @classmethod
+    def _api_keys_parse(cls, value: SecretStr | None) -> SecretStr | None:
+        # The messages never quote a key.
+        if value is not None:
+            keys = [key.strip() for key in value.get_secret_value().split(",") if key.strip()]
+            if not keys:
+                raise cls.InvalidApiSetting("MENTORSHIP_API_KEYS names no key")
+            for number, key in enumerate(keys, 1):
+                if len(key) < 16 or not key.isascii() or not key.isprintable() or " " in key:
+                    raise cls.InvalidApiSetting(
+                        f"MENTORSHIP_API_KEYS: key {number} must be at least 16 printable ASCII characters, no spaces"
+                    )
+        return value
+
+    @field_validator("mentorship_link_secret")
+    @classmethod
+    def _link_secret_parse(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            secrets = [secret.strip() for secret in value.get_secret_value().split(",") if secret.strip()]
+            if not secrets or any(len(secret) < 32 for secret in secrets):
+                raise cls.InvalidApiSetting("MENTORSHIP_LINK_SECRET: every secret must be at least 32 characters")
+        return value
+
+    @field_validator("mentorship_api_public_url")
+    @classmethod
+    def _public_url_parse(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from urllib.parse import urlsplit
+
+        value = value.strip().rstrip("/")
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(
+                f"MENTORSHIP_API_PUBLIC_URL {value!r} is not an http(s) address like https://mentorships.example.com"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _links_coherent(self) -> Settings:
+        if self.mentorship_api_public_url is not None:
+            if self.mentorship_link_secret is None:
+                raise self.InvalidApiSetting(
+                    "MENTORSHIP_API_PUBLIC_URL is set: set MENTORSHIP_LINK_SECRET too (it signs the links)"
+                )
+            if self.mentorship_link_template:
+                raise self.InvalidApiSetting(
+                    "set MENTORSHIP_LINK_TEMPLATE (links into your app) or MENTORSHIP_API_PUBLIC_URL (signed links "
+                    "to this API), not both"
+                )
+        return self
+
+    # --- end of the HTTP API block ----------------------------------------------------------------------------
 
 
 def get_settings() -> Settings:

@@ -15,6 +15,7 @@ import temporalio.api.operatorservice.v1 as operatorservice
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.client import Client
 from temporalio.envconfig import ClientConfig
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
 from config import Settings
@@ -24,11 +25,14 @@ from workflows.search_attributes import SEARCH_ATTRIBUTE_TYPES
 DEFAULT_ADDRESS = "localhost:7233"
 
 
-async def connect(*, profile: str | None = None, settings: Settings | None = None) -> Client:
+async def connect(
+    *, profile: str | None = None, settings: Settings | None = None, runtime: Runtime | None = None
+) -> Client:
     """Connect with the standard environment configuration, falling back to the local dev server.
 
     ``profile`` picks a profile of the config file; by default TEMPORAL_PROFILE, else "default".
     ``settings`` (default: from the environment) say whether payloads are encrypted (MENTORSHIP_ENCRYPTION_KEYS).
+    ``runtime`` is the SDK runtime (the worker's carries its metrics exporter); by default the SDK's own.
     """
     config = ClientConfig.load_client_connect_config(profile=profile)
     if not config.get("target_host"):
@@ -36,7 +40,7 @@ async def connect(*, profile: str | None = None, settings: Settings | None = Non
     # Every payload of the contract is a pydantic model: the default converter would not round-trip them. With
     # keys, the same converter also encrypts payloads and failure messages; search attributes stay plaintext.
     converter = data_converter_for(settings if settings is not None else Settings())
-    return await Client.connect(**config, data_converter=converter)
+    return await Client.connect(**config, data_converter=converter, runtime=runtime)
 
 
 def indexed_value_type(cli_type: str) -> IndexedValueType.ValueType:

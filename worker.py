@@ -1,21 +1,29 @@
 """The worker: runs the Mentorship workflow and its email activity on the mentorship task queue.
 
-Connection follows Temporal's environment configuration (see ``temporal_client.py``); mail and the task
-queue follow ``config.Settings``. SIGINT or SIGTERM stops polling and lets in-flight activities finish (see
-``shutdown_grace``) before they are cancelled, so a deploy does not cut a send in half.
+Connection follows Temporal's environment configuration (see ``temporal_client.py``); mail, the task queue,
+tuning and observability follow ``config.Settings``. SIGINT or SIGTERM stops polling and lets in-flight
+activities finish (see ``shutdown_grace``) before they are cancelled, so a deploy does not cut a send in half.
+
+    python worker.py              run the worker
+    python worker.py --health     ask a running worker's /readyz (WORKER_HEALTH_PORT): exit 0 if ready, else 1
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
+import os
 import signal
+import sys
+from collections.abc import Sequence
 from datetime import timedelta
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import Interceptor, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+import observability
 from activities.email import Mailer
 from config import Settings
 from temporal_client import connect
@@ -28,9 +36,10 @@ READY_MESSAGE = "Worker polling"
 
 
 # pydantic imports these lazily while validating email addresses; they are deterministic libraries, so the
-# sandbox passes them through instead of re-importing them in the middle of a workflow task.
+# sandbox passes them through instead of re-importing them in the middle of a workflow task. OpenTelemetry is
+# passed through for the tracing interceptor's workflow side (observability.start_tracing), as its docs ask.
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules("email_validator", "idna", "dns")
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("email_validator", "idna", "dns", "opentelemetry")
 )
 
 
@@ -39,7 +48,13 @@ def shutdown_grace(settings: Settings) -> timedelta:
     return timedelta(seconds=settings.smtp_timeout_seconds + 10)
 
 
-def build_worker(client: Client, settings: Settings, *, graceful_shutdown: timedelta | None = None) -> Worker:
+def build_worker(
+    client: Client,
+    settings: Settings,
+    *,
+    graceful_shutdown: timedelta | None = None,
+    interceptors: Sequence[Interceptor] = (),
+) -> Worker:
     """The worker exactly as deployed, for ``main`` and for tests against a test server."""
     if graceful_shutdown is None:
         graceful_shutdown = shutdown_grace(settings)
@@ -50,42 +65,107 @@ def build_worker(client: Client, settings: Settings, *, graceful_shutdown: timed
         activities=[Mailer(settings).send_notification],
         graceful_shutdown_timeout=graceful_shutdown,
         workflow_runner=WORKFLOW_RUNNER,
+        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+        max_concurrent_activities=settings.worker_max_concurrent_activities,
+        max_cached_workflows=settings.worker_max_cached_workflows,
+        interceptors=interceptors,
     )
 
 
+def _endpoints(settings: Settings) -> str:
+    parts = []
+    if settings.worker_metrics_port is not None:
+        where = observability.bind_address(settings.worker_metrics_host, settings.worker_metrics_port)
+        parts.append(f"metrics on http://{where}/metrics")
+    if settings.worker_health_port is not None:
+        where = observability.bind_address(settings.worker_health_host, settings.worker_health_port)
+        parts.append(f"health on http://{where}{observability.READY_PATH}")
+    if settings.otel_exporter_otlp_endpoint:
+        parts.append(f"traces to {observability.traces_endpoint(settings.otel_exporter_otlp_endpoint)}")
+    return "; ".join(parts)
+
+
 async def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings()
+    observability.configure_logging(settings)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
-    client = await connect()
-    grace = shutdown_grace(settings)
-    worker = build_worker(client, settings, graceful_shutdown=grace)
-    # `async with` runs the worker in the background and, on a fatal worker error, cancels this block
-    # and re-raises that error, so waiting on `stop` alone cannot hang on a dead worker.
-    async with worker:
-        # Polled: is_running turns true once the namespace check has passed and the pollers start, and the
-        # worker offers no event for that.
-        while True:
-            if worker.is_running or stop.is_set():
-                break
-            await asyncio.sleep(0.05)
-        if not stop.is_set():
-            log.info(
-                "%s on task queue %r in namespace %r at %s",
-                READY_MESSAGE,
-                settings.mentorship_task_queue,
-                client.namespace,
-                client.service_client.config.target_host,
-            )
-        await stop.wait()
-        log.info("Stopping: no new tasks; in-flight activities get up to %s to finish", grace)
-    log.info("Worker stopped")
+    # The health endpoint first: liveness answers while the worker connects, readiness says it does not poll yet.
+    health = observability.Health(settings)
+    await health.start()
+    tracing = observability.start_tracing(settings)
+    try:
+        client = await connect(settings=settings, runtime=observability.build_runtime(settings))
+        grace = shutdown_grace(settings)
+        worker = build_worker(
+            client, settings, graceful_shutdown=grace, interceptors=tracing.interceptors if tracing else ()
+        )
+        health.client, health.worker = client, worker
+        # `async with` runs the worker in the background and, on a fatal worker error, cancels this block
+        # and re-raises that error, so waiting on `stop` alone cannot hang on a dead worker.
+        async with worker:
+            # Polled: is_running turns true once the namespace check has passed and the pollers start, and the
+            # worker offers no event for that.
+            while True:
+                if worker.is_running or stop.is_set():
+                    break
+                await asyncio.sleep(0.05)
+            if not stop.is_set():
+                endpoints = _endpoints(settings)
+                log.info(
+                    "%s on task queue %r in namespace %r at %s%s",
+                    READY_MESSAGE,
+                    settings.mentorship_task_queue,
+                    client.namespace,
+                    client.service_client.config.target_host,
+                    f"; {endpoints}" if endpoints else "",
+                )
+            await stop.wait()
+            health.stopping = True
+            log.info("Stopping: no new tasks; in-flight activities get up to %s to finish", grace)
+        log.info("Worker stopped")
+    finally:
+        health.stopping = True
+        if tracing is not None:
+            tracing.shutdown()
+        await health.stop()
+
+
+def cli(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python worker.py", description="The mentorship worker.")
+    parser.add_argument(
+        "--health",
+        nargs="?",
+        const="ready",
+        choices=("ready", "live"),
+        help="ask a running worker (WORKER_HEALTH_PORT) whether it is ready (default) or live; exit 0 if so",
+    )
+    args = parser.parse_args(argv)
+    if args.health is not None:
+        path = observability.READY_PATH if args.health == "ready" else observability.LIVE_PATH
+        return observability.probe(Settings(), path)
+    try:
+        asyncio.run(main())
+    except Exception:
+        # Through logging, so that a JSON log stays JSON to the last line.
+        log.exception("Worker failed")
+        return 1
+    return 0
+
+
+def exit_now(code: int) -> None:
+    """Leave without the interpreter's teardown: the SDK's Rust runtime can abort it (SIGABRT "PyGILState_Release",
+    temporalio/sdk-python#300), turning a clean stop into exit code 134 that orchestrators read as a crash. The
+    worker has stopped and its logs are flushed by then."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    exit_now(cli())

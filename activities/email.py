@@ -24,6 +24,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.messages import check_link_template, render
 from config import Settings
+from workflows import metrics
 from workflows.contract import (
     PERMANENT_EMAIL_FAILURE,
     SEND_NOTIFICATION,
@@ -87,6 +88,7 @@ class Mailer:
             # Built from the notification alone: a message that cannot be built now cannot be built on a retry.
             failure = _permanent(f"cannot build the message to {address}: {type(exc).__name__}: {exc}", None, address)
             activity.logger.warning("mail %s to %s cannot be built: %s", notification.kind, address, failure.message)
+            _count_failure(notification, failure)
             raise failure from exc
         message_id = str(message["Message-ID"])
         settings = self.settings
@@ -112,8 +114,10 @@ class Mailer:
                 message_id,
                 failure.message,
             )
+            _count_failure(notification, failure)
             raise failure from exc
         activity.logger.info("mail %s sent to %s (%s)", notification.kind, address, message_id)
+        metrics.EMAILS_SENT.add(activity.metric_meter(), {"notice": notification.kind.value})
         return SendReceipt(message_id=message_id, accepted=[address])
 
     def _classify(self, exc: Exception, address: str) -> ApplicationError:
@@ -155,6 +159,11 @@ class Mailer:
             # Connection refused, reset, DNS failure, TLS handshake, unexpected disconnect.
             return _transient(f"could not reach mail server {server}: {exc}", None)
         return _transient(f"sending to {address} failed: {type(exc).__name__}: {exc}", None)
+
+
+def _count_failure(notification: Notification, failure: ApplicationError) -> None:
+    kind = "permanent" if failure.non_retryable else "transient"
+    metrics.EMAILS_FAILED.add(activity.metric_meter(), {"notice": notification.kind.value, "failure": kind})
 
 
 def _permanent(message: str, code: int | None, address: str) -> ApplicationError:

@@ -32,6 +32,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, ValidationError
 
+    from workflows import metrics
     from workflows import search_attributes as sa
     from workflows.contract import (
         ACTION_INPUTS,
@@ -215,6 +216,7 @@ class Mentorship:
             text=invitation.message,
         )
         self._notify(Notice.INVITATION_SENT, "invitation-sent", invitation.initiated_by, at=self.s.expires_at)
+        metrics.INVITATIONS.add(workflow.metric_meter(), {"initiated_by": invitation.initiated_by.value})
 
     @workflow.run
     async def run(self, *inputs: Any) -> MentorshipStatus:
@@ -430,6 +432,7 @@ class Mentorship:
         self._notify_both(
             Notice.MENTORSHIP_STARTED, "started", actor=role, at=s.next_check_in_due, mutual=mutual, text=note
         )
+        metrics.ACCEPTANCES.add(workflow.metric_meter(), {"via": "mutual_invitation" if mutual else "accept"})
 
     def _decline(self, role: Role, action: DeclineInput) -> None:
         self._end(Stage.DECLINED, by=action.by, detail=action.reason)
@@ -544,6 +547,7 @@ class Mentorship:
             s.missed_in_a_row += 1
             s.missed_total += 1
             self._record(f"check-in {missed} missed", detail=f"{s.missed_in_a_row} in a row")
+            metrics.CHECK_INS_MISSED.add(workflow.metric_meter())
             if s.missed_in_a_row == inv.escalate_after_missed:
                 s.at_risk = True
                 told = inv.coordinator is not None
@@ -764,6 +768,7 @@ class Mentorship:
             )
             self._record("notification failed", detail=f"{what} to the {notification.to}: {reason}")
             workflow.logger.warning("Notification %s to %s failed: %s", notification.step, notification.to, reason)
+            metrics.NOTIFICATIONS_GIVEN_UP.add(workflow.metric_meter(), {"notice": notification.kind.value})
         finally:
             self._sending -= 1
             self._changes += 1
