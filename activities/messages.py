@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import quote
 
+from api.links import LinkAction, link_for
 from config import Settings
 from workflows.contract import Audience, Invitation, Notice, Notification, Person, Role
 from workflows.durations import count as _count
@@ -61,7 +62,13 @@ def check_link_template(template: str) -> None:
         )
 
 
-def action_link(settings: Settings, notification: Notification, action: str) -> str | None:
+def action_link(settings: Settings, notification: Notification, action: LinkAction) -> str | None:
+    """The link for ``action`` (accept, decline, check_in) in this email, if links are configured: signed links to
+    this service's HTTP API (MENTORSHIP_API_PUBLIC_URL, api/links.py), or links into the caller's own app
+    (MENTORSHIP_LINK_TEMPLATE); config.Settings allows one of the two."""
+    signed = link_for(settings, notification, action)
+    if signed is not None:
+        return signed
     template = settings.mentorship_link_template
     if not template:
         return None

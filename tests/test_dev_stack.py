@@ -73,7 +73,7 @@ def distinct_free_ports(count: int) -> list[int]:
 
 @pytest.fixture
 async def dev_stack(tmp_path: Path) -> AsyncIterator[DevStack]:
-    temporal_port, ui_port, mail_port = distinct_free_ports(3)
+    temporal_port, ui_port, mail_port, api_port = distinct_free_ports(4)
     env = {key: value for key, value in os.environ.items() if not key.startswith(("SMTP_", "TEMPORAL_"))}
     env.update(
         MENTORSHIP_DATA_DIR=str(tmp_path / "data"),
@@ -82,6 +82,7 @@ async def dev_stack(tmp_path: Path) -> AsyncIterator[DevStack]:
         TEMPORAL_DEV_PORT=str(temporal_port),
         TEMPORAL_UI_PORT=str(ui_port),
         MAIL_SINK_PORT=str(mail_port),
+        MENTORSHIP_API_PORT=str(api_port),
         PYTHONUNBUFFERED="1",
     )
     process = await asyncio.create_subprocess_exec(

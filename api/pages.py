@@ -1,0 +1,344 @@
+"""The small HTML pages behind the links in emails: confirm, done, or why not. Pure functions, no I/O.
+
+A page is built as a few neutral parts and rendered once, escaping every string (names, messages and notes are
+typed by people). A GET shows a confirmation with a form; only the form's POST acts, because mail scanners and
+link previews fetch every GET. Whether a link still applies is read from the mentorship's state
+(``refusal_for``): an accept link after the invitation was answered, or a check-in link after its check-in was
+recorded, says so and changes nothing.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from activities.messages import format_when
+from api.links import LinkClaims, invitation_stamp
+from workflows.contract import MentorshipStatus, Person, Role, Stage
+from workflows.durations import humanize_every
+
+Tone = Literal["ask", "done", "problem"]
+
+# Sent with every page: no caching (a page names people), no referrer (the URL holds the token), no framing
+# (a framed form could be clicked unseen), and nothing loaded from anywhere.
+HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "X-Robots-Tag": "noindex, nofollow",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    kind: Literal["text", "rating"]
+    name: str
+    label: str
+    value: str = ""
+
+
+@dataclass(frozen=True)
+class Form:
+    button: str
+    fields: list[Field]
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    status_code: int
+    title: str
+    paragraphs: list[str] = field(default_factory=list)
+    quote: tuple[str, str] | None = None
+    form: Form | None = None
+    tone: Tone = "problem"
+
+
+def _e(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+_COLORS = {"ask": "#2563eb", "done": "#15803d", "problem": "#b45309"}
+
+
+def render(page: Page) -> str:
+    parts = [f'<h1 style="font-size:22px;color:{_COLORS[page.tone]}">{_e(page.title)}</h1>']
+    parts += [f"<p>{_e(text)}</p>" for text in page.paragraphs]
+    if page.quote is not None:
+        label, text = page.quote
+        body = "<br>".join(_e(line) for line in text.splitlines())
+        parts.append(
+            f"<p>{_e(label)}</p>"
+            f'<blockquote style="margin:0 0 16px 0;padding:4px 12px;border-left:3px solid #cbd5e1">{body}</blockquote>'
+        )
+    if page.form is not None:
+        parts.append(_render_form(page.form))
+    body = "\n".join(parts)
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<meta name="referrer" content="no-referrer">\n'
+        f"<title>{_e(page.title)}</title>\n</head>\n"
+        '<body style="font-family:Arial,Helvetica,sans-serif;font-size:16px;line-height:1.5;color:#0f172a;'
+        'margin:32px">\n'
+        f'<main style="max-width:560px">\n{body}\n'
+        '<p style="margin-top:32px;font-size:13px;color:#64748b">Mentorships</p>\n</main>\n</body>\n</html>\n'
+    )
+
+
+def _render_form(form: Form) -> str:
+    # No action attribute: the form posts back to the page's own address, which carries the token.
+    parts = ['<form method="post">']
+    if form.error:
+        parts.append(f'<p role="alert" style="color:#b91c1c">{_e(form.error)}</p>')
+    for item in form.fields:
+        parts.append(f'<p><label for="{_e(item.name)}">{_e(item.label)}</label><br>')
+        if item.kind == "text":
+            parts.append(
+                f'<textarea id="{_e(item.name)}" name="{_e(item.name)}" rows="4" cols="50" maxlength="2000">'
+                f"{_e(item.value)}</textarea></p>"
+            )
+        else:
+            options = ['<option value="">(no rating)</option>']
+            for number in range(5, 0, -1):
+                selected = " selected" if item.value == str(number) else ""
+                options.append(f'<option value="{number}"{selected}>{number}</option>')
+            parts.append(f'<select id="{_e(item.name)}" name="{_e(item.name)}">{"".join(options)}</select></p>')
+    parts.append(
+        '<p><button type="submit" style="padding:8px 16px;border:0;border-radius:4px;background:#2563eb;'
+        f'color:#ffffff;font-size:16px">{_e(form.button)}</button></p>'
+    )
+    parts.append("</form>")
+    return "\n".join(parts)
+
+
+# --- Pages that need no mentorship ------------------------------------------------------------------------
+
+NOTHING_CHANGED = "Nothing was changed."
+_USED = "This link has already been used; nothing was changed."
+
+
+def links_disabled() -> Page:
+    return Page(404, "Email links are not enabled here", ["This service does not answer links from emails."])
+
+
+def bad_link() -> Page:
+    return Page(
+        400,
+        "This link is not valid",
+        [
+            "It may have been cut short or changed on the way, for instance split over two lines by a mail program. "
+            "Open it again from the email, or copy the whole address into your browser.",
+            NOTHING_CHANGED,
+        ],
+    )
+
+
+def not_found() -> Page:
+    return Page(404, "This mentorship cannot be found", ["It may have been removed.", NOTHING_CHANGED])
+
+
+def unavailable(status_code: int = 503) -> Page:
+    return Page(
+        status_code,
+        "The service is not available right now",
+        ["Please try again in a few minutes; the link keeps working until it expires.", NOTHING_CHANGED],
+    )
+
+
+def too_large() -> Page:
+    return Page(413, "That was too much text", ["Please keep notes under 2,000 characters.", NOTHING_CHANGED])
+
+
+# --- Whether a link still applies -------------------------------------------------------------------------
+
+
+def _when(moment: datetime | None) -> str:
+    return format_when(moment) if moment is not None else "earlier"
+
+
+def _person(status: MentorshipStatus, participant_id: str) -> Person | None:
+    role = status.invitation.role_of(participant_id)
+    return None if role is None else status.invitation.person(role)
+
+
+def refusal_for(claims: LinkClaims, status: MentorshipStatus, now: datetime) -> Page | None:
+    """Why this link cannot act now (used, out of date, expired), as a page; None when it can."""
+    inv = status.invitation
+    if claims.w != status.workflow_id or claims.k != invitation_stamp(status.invited_at):
+        return Page(
+            409,
+            "This link is out of date",
+            [
+                f"It belongs to an earlier invitation between {inv.mentor.name} and {inv.mentee.name}, which has "
+                "ended.",
+                NOTHING_CHANGED,
+            ],
+        )
+    if _person(status, claims.p) is None:
+        return bad_link()
+    if claims.a in ("accept", "decline"):
+        if status.stage is not Stage.INVITED:
+            return _invitation_answered(claims, status)
+    else:
+        refusal = _check_in_not_open(claims, status)
+        if refusal is not None:
+            return refusal
+    if claims.expires_at <= now:
+        return Page(
+            410,
+            "This link has expired",
+            [f"It could be used until {format_when(claims.expires_at)}.", NOTHING_CHANGED],
+        )
+    return None
+
+
+def _invitation_answered(claims: LinkClaims, status: MentorshipStatus) -> Page:
+    used = _USED
+    stage = status.stage
+    if status.accepted_at is not None:
+        if claims.a == "accept":
+            return Page(
+                409,
+                "You have already accepted",
+                [f"The invitation was accepted on {_when(status.accepted_at)}; the mentorship is {stage}.", used],
+            )
+        return Page(
+            409,
+            "The invitation was already accepted",
+            [f"It was accepted on {_when(status.accepted_at)}, so it can no longer be declined.", NOTHING_CHANGED],
+        )
+    if stage is Stage.DECLINED:
+        if claims.a == "decline":
+            return Page(409, "You have already declined", [f"You declined on {_when(status.ended_at)}.", used])
+        return Page(
+            409, "The invitation was declined", [f"It was declined on {_when(status.ended_at)}.", NOTHING_CHANGED]
+        )
+    if stage is Stage.EXPIRED:
+        return Page(
+            409,
+            "The invitation has expired",
+            [f"It expired on {_when(status.ended_at)} without an answer.", NOTHING_CHANGED],
+        )
+    initiator = status.invitation.person(status.invitation.initiated_by)
+    return Page(
+        409,
+        "The invitation was withdrawn",
+        [f"{initiator.name} withdrew it on {_when(status.ended_at)}.", NOTHING_CHANGED],
+    )
+
+
+def _check_in_not_open(claims: LinkClaims, status: MentorshipStatus) -> Page | None:
+    number = claims.n
+    recorded = next((c for c in status.check_ins if c.number == number), None)
+    if recorded is not None:
+        who = _person(status, recorded.by)
+        by = "You" if recorded.by == claims.p else (who.name if who is not None else recorded.by)
+        return Page(
+            409,
+            f"Check-in {number} is already recorded",
+            [f"{by} recorded it on {format_when(recorded.at)}.", _USED],
+        )
+    if not status.stage.is_open:
+        return Page(409, "The mentorship has ended", [f"It is {status.stage} now.", NOTHING_CHANGED])
+    if status.stage is Stage.PAUSED:
+        return Page(
+            409,
+            "The mentorship is paused",
+            ["No check-ins are due while it is paused. Resume it first, then record the check-in.", NOTHING_CHANGED],
+        )
+    if status.stage is not Stage.ACTIVE or number != status.cycle:
+        return Page(
+            409,
+            f"Check-in {number} is no longer open",
+            [
+                f"It counted as missed; check-in {status.cycle} is the one due now. "
+                "The latest reminder email has a link for it.",
+                NOTHING_CHANGED,
+            ],
+        )
+    return None
+
+
+# --- Confirmation and outcome -----------------------------------------------------------------------------
+
+
+def confirmation(claims: LinkClaims, status: MentorshipStatus, *, values: dict[str, str], error: str | None) -> Page:
+    """The page a valid link opens: what it will do, a form, and a button that does it."""
+    inv = status.invitation
+    me = _person(status, claims.p)
+    assert me is not None
+    initiator = inv.person(inv.initiated_by)
+    status_code = 200 if error is None else 422
+    hello = f"Hi {me.name},"
+    if claims.a in ("accept", "decline"):
+        if inv.initiated_by is Role.MENTOR:
+            ask = f"{initiator.name} would like to be your mentor."
+        else:
+            ask = f"{initiator.name} would like you to be their mentor."
+        paragraphs = [hello, ask]
+        if inv.focus_areas:
+            paragraphs.append("What they would like to focus on: " + ", ".join(inv.focus_areas) + ".")
+        paragraphs.append(f"If you accept, you will check in together {humanize_every(inv.check_in_every)}.")
+        if status.expires_at is not None:
+            paragraphs.append(f"The invitation is open until {format_when(status.expires_at)}.")
+        quote = ("Their message to you:", inv.message) if inv.message else None
+        if claims.a == "accept":
+            form = Form(
+                "Accept",
+                [Field("text", "note", f"A note for {initiator.name} (optional)", values.get("note", ""))],
+                error,
+            )
+            return Page(status_code, f"Accept {initiator.name}'s invitation?", paragraphs, quote, form, "ask")
+        form = Form(
+            "Decline",
+            [Field("text", "reason", f"A reason for {initiator.name} (optional)", values.get("reason", ""))],
+            error,
+        )
+        return Page(status_code, f"Decline {initiator.name}'s invitation?", paragraphs, quote, form, "ask")
+    role = inv.role_of(claims.p)
+    assert role is not None
+    other = inv.person(role.other)
+    paragraphs = [hello]
+    if status.next_check_in_due is not None:
+        paragraphs.append(f"Check-in {claims.n} with {other.name} is due {format_when(status.next_check_in_due)}.")
+    paragraphs.append("Once you have met, record it here; it tells both of you the next one is on its way.")
+    form = Form(
+        "Record the check-in",
+        [
+            Field("text", "note", "What did you talk about? (optional)", values.get("note", "")),
+            Field("rating", "rating", "How useful was it, from 1 to 5? (optional)", values.get("rating", "")),
+        ],
+        error,
+    )
+    return Page(status_code, f"Record check-in {claims.n} with {other.name}", paragraphs, None, form, "ask")
+
+
+def done(claims: LinkClaims, status: MentorshipStatus) -> Page:
+    inv = status.invitation
+    role = inv.role_of(claims.p)
+    assert role is not None
+    other = inv.person(role.other)
+    if claims.a == "accept":
+        due = status.next_check_in_due
+        first = f" The first check-in is due {format_when(due)}." if due is not None else ""
+        return Page(
+            200,
+            f"You accepted: your mentorship with {other.name} has started",
+            [f"We have emailed you both.{first}"],
+            tone="done",
+        )
+    if claims.a == "decline":
+        return Page(200, f"You declined {other.name}'s invitation", ["We have let them know."], tone="done")
+    following = f" The next one is due {format_when(status.next_check_in_due)}." if status.next_check_in_due else ""
+    return Page(200, f"Check-in {claims.n} is recorded", [f"Thank you!{following}"], tone="done")
+
+
+def refused(reason: str) -> Page:
+    return Page(409, "That did not go through", [reason, NOTHING_CHANGED])
