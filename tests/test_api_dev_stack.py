@@ -124,7 +124,12 @@ async def test_curl_alone_runs_a_whole_mentorship_on_make_dev(api_stack: tuple[D
     stack, api_port = api_stack
     await wait_until_up(stack)
     address = f"http://localhost:{api_port}"
-    assert f"HTTP API        {address}" in stack.output and DEV_API_KEY in stack.output
+    # The banner is printed line by line after its first line (what wait_until_up waits for) arrived.
+    for _ in range(100):
+        if f"HTTP API        {address}" in stack.output:
+            break
+        await asyncio.sleep(0.05)
+    assert f"HTTP API        {address}" in stack.output and DEV_API_KEY in stack.output, stack.output
 
     setup, blocks = api_examples()
     assert blocks, f"{README} has no api-example blocks"
