@@ -1,0 +1,1 @@
+"""Benchmarks: what a mentorship costs against the floor Temporal itself imposes (see bench/README.md)."""

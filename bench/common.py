@@ -1,0 +1,557 @@
+"""What the benchmark scripts share: child processes (dev server, mail sink, workers) with their CPU time and
+memory read from /proc, latency percentiles, the machine's description, and BENCHMARKS.md's sections.
+
+Every server listens on 127.0.0.1 only, every child is stopped by the script that started it (by its own pid),
+and nothing is downloaded: the dev server is the `temporal` CLI from the venv.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import os
+import platform
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from types import TracebackType
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from workflows.search_attributes import SEARCH_ATTRIBUTE_TYPES
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+TEMPORAL_CLI = BIN / "temporal"
+TEST_SERVER = BIN / "temporal-test-server"
+BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
+# worker.py logs this once it polls (devtools/dev.py waits for the same phrase); bench/worker.py does too.
+READY_MESSAGE = "Worker polling"
+MAIL_FROM = "Mentorships <mentorships@example.org>"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+# --- /proc --------------------------------------------------------------------------------------------------
+
+
+def _stat_fields(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as file:
+        data = file.read()
+    # The command name (field 2) may hold spaces and parentheses: split after its closing one.
+    return data[data.rindex(")") + 2 :].split()
+
+
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (the dev server is one Go process, but check rather than assume)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            parent = int(_stat_fields(int(entry))[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process (its own threads; not its children), in seconds."""
+    fields = _stat_fields(pid)
+    # Fields 14 and 15 of /proc/<pid>/stat (utime, stime), counted from field 3 (the state) here.
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def _status_kib(pid: int, key: str) -> int:
+    with open(f"/proc/{pid}/status", encoding="ascii") as file:
+        for line in file:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def rss_kib(pid: int) -> int:
+    """Resident set size now (VmRSS)."""
+    return _status_kib(pid, "VmRSS")
+
+
+def peak_rss_kib(pid: int) -> int:
+    """Peak resident set size so far (VmHWM)."""
+    return _status_kib(pid, "VmHWM")
+
+
+def loadavg() -> tuple[float, float, float]:
+    with open("/proc/loadavg", encoding="ascii") as file:
+        one, five, fifteen = file.read().split()[:3]
+    return float(one), float(five), float(fifteen)
+
+
+def load_text(load: tuple[float, float, float] | None = None) -> str:
+    one, five, fifteen = load or loadavg()
+    return f"{one:.2f}/{five:.2f}/{fifteen:.2f}"
+
+
+@dataclass
+class LoadWindow:
+    """The load average (1 min) at the start and at the end of a measured span, as `uptime` shows it."""
+
+    start: tuple[float, float, float] = field(default_factory=loadavg)
+    end: tuple[float, float, float] | None = None
+
+    def close(self) -> None:
+        self.end = loadavg()
+
+    def __str__(self) -> str:
+        end = self.end or loadavg()
+        return f"{self.start[0]:.2f}→{end[0]:.2f}"
+
+
+# --- Child processes ----------------------------------------------------------------------------------------
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a child: ours without Temporal, mail or encryption settings, plus ``extra``.
+
+    Workers run in a scratch directory (no .env there), so the variables given here are their whole
+    configuration; PYTHONPATH lets them import ``bench``.
+    """
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("TEMPORAL_", "MENTORSHIP_", "SMTP_", "MAIL_", "CODEC_"))
+        and key not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")
+    }
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    env.update(extra or {})
+    return env
+
+
+class Child:
+    """A child process with its output in a log file; CPU and memory read from /proc while it lives."""
+
+    def __init__(self, name: str, argv: Sequence[str], log_dir: Path, env: dict[str, str], cwd: Path) -> None:
+        self.name = name
+        self.argv = list(argv)
+        self.log = log_dir / f"{name}.log"
+        self.env = env
+        self.cwd = cwd
+        self.process: asyncio.subprocess.Process | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None, f"{self.name} is not started"
+        return self.process.pid
+
+    async def start(self) -> None:
+        with self.log.open("wb") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                *self.argv,
+                cwd=self.cwd,
+                env=self.env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+            )
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    async def wait_for_log(self, phrase: str, within: float = 60.0) -> None:
+        deadline = time.monotonic() + within
+        while phrase not in self.log_text():
+            if self.process is None or self.process.returncode is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name} did not get ready; its log:\n{self.log_text()[-4000:]}")
+            await asyncio.sleep(0.05)
+
+    def cpu(self) -> float:
+        """CPU seconds of the process and anything it started."""
+        total = 0.0
+        for pid in descendants(self.pid):
+            with contextlib.suppress(OSError):
+                total += cpu_seconds(pid)
+        return total
+
+    def rss_kib(self) -> int:
+        total = 0
+        for pid in descendants(self.pid):
+            with contextlib.suppress(OSError):
+                total += rss_kib(pid)
+        return total
+
+    def peak_rss_kib(self) -> int:
+        return peak_rss_kib(self.pid)
+
+    async def stop(self, within: float = 60.0) -> int | None:
+        """SIGTERM, then SIGKILL after ``within`` seconds; the exit code."""
+        if self.process is None:
+            return None
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.process.wait(), timeout=within)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    self.process.kill()
+                await self.process.wait()
+        return self.process.returncode
+
+
+class DevServer(Child):
+    """``temporal server start-dev``, headless, on loopback, SQLite in memory (or in ``db_file``), with the
+    project's search attributes registered."""
+
+    def __init__(self, log_dir: Path, db_file: Path | None = None, dynamic_config: dict[str, str] | None = None):
+        self.port = free_port()
+        argv = [
+            str(TEMPORAL_CLI),
+            "server",
+            "start-dev",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--headless",
+            "--log-level",
+            "warn",
+        ]
+        for name, kind in SEARCH_ATTRIBUTE_TYPES.items():
+            argv += ["--search-attribute", f"{name}={kind}"]
+        if db_file is not None:
+            argv += ["--db-filename", str(db_file)]
+        for key, value in (dynamic_config or {}).items():
+            argv += ["--dynamic-config-value", f"{key}={value}"]
+        super().__init__("dev-server", argv, log_dir, child_env(), log_dir)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        await super().start()
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                client = await self.client()
+                await client.count_workflows()
+                return
+            except Exception:
+                if self.process is None or self.process.returncode is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the dev server did not start; its log:\n{self.log_text()[-4000:]}") from None
+                await asyncio.sleep(0.2)
+
+    async def client(self) -> Client:
+        return await Client.connect(self.address, data_converter=pydantic_data_converter)
+
+
+class SinkProcess(Child):
+    """The project's mail sink (devtools/mailsink.py, aiosmtpd) in its own process: see bench/sink.py."""
+
+    def __init__(self, log_dir: Path, *, keep: bool = False) -> None:
+        self.port = free_port()
+        argv = [sys.executable, "-m", "bench.sink", "--port", str(self.port)] + (["--keep"] if keep else [])
+        super().__init__("mail-sink", argv, log_dir, child_env(), ROOT)
+        self._read_to = 0
+        self._delivered = 0
+
+    async def start(self) -> None:
+        await super().start()
+        await self.wait_for_log("sink ready")
+
+    def delivered(self) -> int:
+        """Messages accepted, as the sink last reported (twice a second while it runs; exactly once stopped)."""
+        with self.log.open("rb") as log:
+            log.seek(self._read_to)
+            chunk = log.read()
+        complete = chunk.rfind(b"\n") + 1  # only whole lines; the rest is read next time
+        self._read_to += complete
+        found = re.findall(rb"sink delivered (\d+)", chunk[:complete])
+        if found:
+            self._delivered = int(found[-1])
+        return self._delivered
+
+
+BYTECODE_CHOICES = ("cached", "none")
+DEFAULT_BYTECODE = "cached"
+
+
+def bytecode_env(choice: str, log_dir: Path) -> dict[str, str]:
+    """How a worker finds compiled bytecode, made explicit rather than inherited from whoever runs the bench.
+
+    The workflow sandbox imports the workflow's module afresh for every workflow instance it creates (a new
+    workflow, or one replayed after eviction from the cache), so whether that import compiles the source matters.
+    ``cached``: the project's modules compiled beforehand into a PYTHONPYCACHEPREFIX of our own (nothing is
+    written into the work tree), as the Dockerfile's ``python -m compileall -q /app`` does for the image.
+    ``none``: an empty PYTHONPYCACHEPREFIX and PYTHONDONTWRITEBYTECODE=1, as in an image with
+    PYTHONDONTWRITEBYTECODE=1 and no compiled sources (the Dockerfile before that line): every such import
+    compiles ``workflows/mentorship.py`` from source.
+    """
+    prefix = log_dir / f"pycache-{choice}"
+    if prefix.exists():
+        return _bytecode_vars(choice, prefix)
+    prefix.mkdir()
+    if choice == "cached":
+        sources = [str(ROOT / name) for name in ("workflows", "activities", "bench", "devtools")]
+        sources += [str(p) for p in ROOT.glob("*.py")]
+        env = child_env(_bytecode_vars(choice, prefix))
+        subprocess.run([sys.executable, "-m", "compileall", "-q", *sources], env=env, check=True, timeout=300)
+    return _bytecode_vars(choice, prefix)
+
+
+def _bytecode_vars(choice: str, prefix: Path) -> dict[str, str]:
+    assert choice in BYTECODE_CHOICES, choice
+    env = {"PYTHONPYCACHEPREFIX": str(prefix)}
+    if choice == "none":
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+class WorkerProcess(Child):
+    """A worker in its own process, configured by environment only (as deployed), in a scratch directory.
+
+    ``argv`` is ``[sys.executable, "worker.py"]`` for the project's worker exactly as deployed, or
+    ``[sys.executable, "-m", "bench.worker", ...]`` for the floor and for experiments. ``bytecode``: see
+    ``bytecode_env``.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        log_dir: Path,
+        *,
+        address: str,
+        task_queue: str,
+        smtp_port: int,
+        bytecode: str = DEFAULT_BYTECODE,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        env = child_env(
+            {
+                "TEMPORAL_ADDRESS": address,
+                "TEMPORAL_NAMESPACE": "default",
+                "MENTORSHIP_TASK_QUEUE": task_queue,
+                "SMTP_HOST": "127.0.0.1",
+                "SMTP_PORT": str(smtp_port),
+                "MAIL_FROM": MAIL_FROM,
+                **bytecode_env(bytecode, log_dir),
+                **(extra_env or {}),
+            }
+        )
+        scratch = log_dir / f"{name}-cwd"
+        scratch.mkdir(exist_ok=True)
+        super().__init__(name, argv, log_dir, env, scratch)
+
+    async def start(self) -> None:
+        await super().start()
+        await self.wait_for_log(READY_MESSAGE)
+
+
+class PySpy(Child):
+    """``py-spy record`` on a live process, as raw collapsed stacks (only samples holding the GIL: Python CPU).
+
+    Stopped with SIGINT, on which py-spy writes its file. py-spy is a dev tool: ``pip install py-spy``.
+    """
+
+    def __init__(self, target: Child, output: Path, rate: int = 200) -> None:
+        self.output = output
+        argv = [str(BIN / "py-spy"), "record", "-p", str(target.pid), "-f", "raw", "-o", str(output)]
+        argv += ["-r", str(rate), "--gil", "--nonblocking"]
+        super().__init__(f"py-spy-{output.stem}", argv, output.parent, child_env(), output.parent)
+
+    async def stop(self, within: float = 60.0) -> int | None:
+        if self.process is not None and self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGINT)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.process.wait(), timeout=within)
+        return await super().stop(within)
+
+
+def deployed_worker_argv() -> list[str]:
+    return [sys.executable, str(ROOT / "worker.py")]
+
+
+def bench_worker_argv(workflow: str, *options: str) -> list[str]:
+    return [sys.executable, "-m", "bench.worker", "--workflow", workflow, *options]
+
+
+class Processes:
+    """Children stopped in reverse order of start, whatever happens."""
+
+    def __init__(self) -> None:
+        self.children: list[Child] = []
+
+    async def start(self, child: Child) -> Child:
+        self.children.append(child)
+        await child.start()
+        return child
+
+    async def stop(self, child: Child) -> int | None:
+        code = await child.stop()
+        if child in self.children:
+            self.children.remove(child)
+        return code
+
+    async def __aenter__(self) -> Processes:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        for child in reversed(self.children):
+            with contextlib.suppress(Exception):
+                await child.stop()
+        self.children.clear()
+
+
+class CpuMeter:
+    """CPU seconds used by some processes (and this one) between ``start()`` and ``stop()``."""
+
+    def __init__(self, processes: dict[str, Child]) -> None:
+        self.processes = processes
+        self.before: dict[str, float] = {}
+        self.used: dict[str, float] = {}
+        self.started = 0.0
+        self.wall = 0.0
+
+    def _read(self) -> dict[str, float]:
+        now = {name: child.cpu() for name, child in self.processes.items()}
+        now["bench client"] = time.process_time()
+        return now
+
+    def start(self) -> None:
+        self.before = self._read()
+        self.started = time.perf_counter()
+
+    def stop(self) -> dict[str, float]:
+        self.wall = time.perf_counter() - self.started
+        after = self._read()
+        self.used = {name: after[name] - self.before[name] for name in after}
+        return self.used
+
+
+# --- Figures ------------------------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """The p-th percentile (0-100) by linear interpolation between the closest ranks; 0 when empty."""
+    if not values:
+        return 0.0
+    if len(values) == 1:
+        return values[0]
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * p / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f}"
+
+
+def mean(values: Iterable[float]) -> float:
+    listed = list(values)
+    return statistics.fmean(listed) if listed else 0.0
+
+
+def table(head: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _version(argv: Sequence[str]) -> str:
+    try:
+        out = subprocess.run(list(argv), capture_output=True, text=True, timeout=30, check=False)
+    except OSError:
+        return "?"
+    return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr).strip() else "?"
+
+
+def machine() -> str:
+    """One paragraph: this machine and the versions, as the figures depend on them."""
+    with open("/proc/meminfo", encoding="ascii") as file:
+        mem_kib = int(next(line for line in file if line.startswith("MemTotal:")).split()[1])
+    cpu_model = "?"
+    with contextlib.suppress(OSError, StopIteration), open("/proc/cpuinfo", encoding="ascii") as file:
+        cpu_model = next(line for line in file if line.startswith("model name")).split(":", 1)[1].strip()
+    return (
+        f"{os.cpu_count()} CPUs (`nproc`; {cpu_model}), {mem_kib / 1024 / 1024:.0f} GiB RAM, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
+        f"temporalio {metadata.version('temporalio')}, pydantic {metadata.version('pydantic')}, "
+        f"aiosmtplib {metadata.version('aiosmtplib')}, aiosmtpd {metadata.version('aiosmtpd')}, "
+        f"{_version([str(TEMPORAL_CLI), '--version'])}"
+    )
+
+
+def now_text() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+# --- BENCHMARKS.md ------------------------------------------------------------------------------------------
+
+SECTIONS = (
+    "summary",
+    "lifecycle",
+    "history",
+    "scale",
+    "email",
+    "scale-out",
+    "experiments",
+    "experiments-email",
+    "replay",
+)
+_PREAMBLE = """# Benchmarks
+
+What a mentorship costs, against the floor Temporal itself imposes: a hand-written workflow doing the same
+externally visible work with no business logic. Each section below is written by one script in `bench/` (see
+`bench/README.md` for what each measures and how); rerunning a script replaces its own section only. Load
+averages (1 minute, as `uptime` shows them) are given at the start → end of every measurement: the machine is
+shared with other work.
+"""
+
+
+def _markers(section: str) -> tuple[str, str]:
+    return f"<!-- bench:{section}:begin -->", f"<!-- bench:{section}:end -->"
+
+
+def write_section(section: str, body: str, path: Path = BENCHMARKS_MD) -> None:
+    """Replace ``section`` of BENCHMARKS.md with ``body`` (creating the file and its sections as needed)."""
+    assert section in SECTIONS, section
+    text = path.read_text(encoding="utf-8") if path.exists() else _PREAMBLE
+    for name in SECTIONS:
+        begin, end = _markers(name)
+        if begin not in text:
+            text = text.rstrip("\n") + f"\n\n{begin}\n{end}\n"
+    begin, end = _markers(section)
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    text = f"{head}{begin}\n{body.strip()}\n{end}{tail}"
+    path.write_text(text, encoding="utf-8")
+    print(f"wrote the {section!r} section of {path.relative_to(ROOT)}", file=sys.stderr)
