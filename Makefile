@@ -35,9 +35,14 @@ worker: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python starter.py demo
 
+# Writes BENCHMARKS.md section by section (about an hour: bench.scale really starts 10,000 mentorships).
 bench: $(STAMP)
-	$(BIN)/python bench/history_size.py
-	$(BIN)/python bench/throughput.py
+	$(BIN)/python -m bench.history_cost
+	$(BIN)/python -m bench.email_throughput
+	$(BIN)/python -m bench.replay_cost
+	$(BIN)/python -m bench.lifecycle
+	$(BIN)/python -m bench.lifecycle --scale-out
+	$(BIN)/python -m bench.scale --max-cached-workflows 1000 250
 
 # Re-record tests/histories: only for a deliberate, documented incompatible workflow change (see README).
 histories: $(STAMP)

@@ -476,7 +476,8 @@ def experiments_section(
         "load (1 min) per round",
     )
     kinds = ",".join(t.kind for t in results)
-    return f"""## {title or "6. Experiments"} (`python -m bench.lifecycle -n {n} --experiment {kinds}`)
+    where = "" if not title or title.startswith("6.") else " --section experiments-email"
+    return f"""## {title or "6. Experiments"} (`python -m bench.lifecycle -n {n}{where} --experiment {kinds}`)
 
 {now_text()}; {machine()}.
 
