@@ -93,7 +93,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _ports_differ(self) -> Settings:
         if self.worker_metrics_port is not None and self.worker_metrics_port == self.worker_health_port:
-            raise ValueError(
+            raise self.InvalidSetting(
                 f"WORKER_METRICS_PORT and WORKER_HEALTH_PORT are both {self.worker_metrics_port}; they must differ"
             )
         return self
@@ -125,7 +125,7 @@ class Settings(BaseSettings):
     # first signs, every one is accepted.
     mentorship_link_secret: SecretStr | None = None
 
-    class InvalidApiSetting(Exception):
+    class InvalidSetting(Exception):
         """Not a ValueError: pydantic would quote the input (a key, or every setting) in its ValidationError."""
 
     @field_validator("mentorship_api_keys", "mentorship_api_public_url", "mentorship_link_secret", mode="before")
@@ -140,10 +140,10 @@ class Settings(BaseSettings):
         if value is not None:
             keys = [key.strip() for key in value.get_secret_value().split(",") if key.strip()]
             if not keys:
-                raise cls.InvalidApiSetting("MENTORSHIP_API_KEYS names no key")
+                raise cls.InvalidSetting("MENTORSHIP_API_KEYS names no key")
             for number, key in enumerate(keys, 1):
                 if len(key) < 16 or not key.isascii() or not key.isprintable() or " " in key:
-                    raise cls.InvalidApiSetting(
+                    raise cls.InvalidSetting(
                         f"MENTORSHIP_API_KEYS: key {number} must be at least 16 printable ASCII characters, no spaces"
                     )
         return value
@@ -154,7 +154,7 @@ class Settings(BaseSettings):
         if value is not None:
             secrets = [secret.strip() for secret in value.get_secret_value().split(",") if secret.strip()]
             if not secrets or any(len(secret) < 32 for secret in secrets):
-                raise cls.InvalidApiSetting("MENTORSHIP_LINK_SECRET: every secret must be at least 32 characters")
+                raise cls.InvalidSetting("MENTORSHIP_LINK_SECRET: every secret must be at least 32 characters")
         return value
 
     @field_validator("mentorship_api_public_url")
@@ -176,11 +176,11 @@ class Settings(BaseSettings):
     def _links_coherent(self) -> Settings:
         if self.mentorship_api_public_url is not None:
             if self.mentorship_link_secret is None:
-                raise self.InvalidApiSetting(
+                raise self.InvalidSetting(
                     "MENTORSHIP_API_PUBLIC_URL is set: set MENTORSHIP_LINK_SECRET too (it signs the links)"
                 )
             if self.mentorship_link_template:
-                raise self.InvalidApiSetting(
+                raise self.InvalidSetting(
                     "set MENTORSHIP_LINK_TEMPLATE (links into your app) or MENTORSHIP_API_PUBLIC_URL (signed links "
                     "to this API), not both"
                 )

@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings()
-    except Settings.InvalidApiSetting as err:
+    except Settings.InvalidSetting as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.health:

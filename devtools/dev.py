@@ -402,7 +402,7 @@ def api_env(config: DevConfig, base: Mapping[str, str], settings: Settings) -> d
 def load_settings() -> Settings:
     try:
         return Settings()
-    except (ValidationError, Settings.InvalidApiSetting) as err:
+    except (ValidationError, Settings.InvalidSetting) as err:
         raise StartupError(f"the settings (environment or .env) are not valid: {err}") from None
 
 

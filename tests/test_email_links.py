@@ -110,11 +110,11 @@ def test_secrets_rotate() -> None:
 
 
 def test_settings_for_links_are_checked() -> None:
-    with pytest.raises(Settings.InvalidApiSetting, match="set MENTORSHIP_LINK_SECRET too"):
+    with pytest.raises(Settings.InvalidSetting, match="set MENTORSHIP_LINK_SECRET too"):
         Settings(_env_file=None, mentorship_api_public_url=PUBLIC, mentorship_link_secret=None)
-    with pytest.raises(Settings.InvalidApiSetting, match="not both"):
+    with pytest.raises(Settings.InvalidSetting, match="not both"):
         link_settings(mentorship_link_template="https://app.example.com/{workflow_id}/{action}")
-    with pytest.raises(Settings.InvalidApiSetting, match="at least 32 characters") as caught:
+    with pytest.raises(Settings.InvalidSetting, match="at least 32 characters") as caught:
         link_settings(mentorship_link_secret="too-short-a-secret")
     assert "too-short-a-secret" not in str(caught.value)
     assert link_settings(mentorship_api_public_url=f"{PUBLIC}/").mentorship_api_public_url == PUBLIC

@@ -490,8 +490,10 @@ def test_settings_for_tuning_and_observability(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("LOG_LEVEL", "debug")
     settings = Settings(_env_file=None)
     assert (settings.worker_metrics_port, settings.log_format, settings.log_level) == (None, "json", "DEBUG")
-    with pytest.raises(ValueError, match="must differ"):
-        Settings(_env_file=None, worker_metrics_port=9000, worker_health_port=9000)
+    # Not a ValueError: pydantic would print every setting, secrets included, in its ValidationError.
+    with pytest.raises(Settings.InvalidSetting, match="must differ") as clash:
+        Settings(_env_file=None, worker_metrics_port=9000, worker_health_port=9000, smtp_password="hunter2-secret")
+    assert "hunter2-secret" not in str(clash.value)
     with pytest.raises(ValueError, match="http/protobuf"):
         Settings(_env_file=None, otel_exporter_otlp_protocol="grpc")
     with pytest.raises(ValueError):
