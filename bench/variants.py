@@ -17,7 +17,8 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from workflows.contract import MentorshipStatus
-    from workflows.mentorship import Mentorship, Refused
+    from workflows.mentorship import Mentorship
+    from workflows.parts import Refused
 
 
 @workflow.defn(name="Mentorship")

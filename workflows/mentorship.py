@@ -20,9 +20,7 @@ change, and continues as new when the history grows long. All I/O is in activiti
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from temporalio import workflow
@@ -32,8 +30,9 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, ValidationError
 
-    from workflows import metrics
-    from workflows import search_attributes as sa
+    # `import a.b as c`, not `from a import b`: the latter imports the submodule afresh in every sandbox.
+    import workflows.metrics as metrics
+    import workflows.search_attributes as sa
     from workflows.contract import (
         ACTION_INPUTS,
         INVALID_INPUT,
@@ -63,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
         explain,
     )
     from workflows.durations import MAX_DURATION, humanize_every, parse_duration
+    from workflows.parts import Due, NextDue, Refused, cut, one, signal, update, when
 
 EMAIL_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -103,59 +103,6 @@ EMAIL_LABELS: dict[Notice, str] = {
 }
 
 
-class Due(StrEnum):
-    """The timed events the workflow waits for."""
-
-    INVITATION_REMINDER = "invitation_reminder"
-    INVITATION_EXPIRY = "invitation_expiry"
-    CHECK_IN_DUE = "check_in_due"
-    CHECK_IN_NUDGE = "check_in_nudge"
-    CHECK_IN_MISSED = "check_in_missed"
-    PAUSE_ENDS = "pause_ends"
-    TERM_ENDS = "term_ends"
-
-
-@dataclass(frozen=True)
-class NextDue:
-    event: Due
-    at: datetime
-    summary: str
-
-
-class Refused(Exception):
-    """An action that does not fit the actor or the stage; the message says why, for a person."""
-
-
-def _signal(action: str) -> Any:
-    """The signal `action`: a refusal changes nothing and is recorded in the status."""
-
-    # `self: Any`: the SDK resolves these hints while the class body is still being built.
-    # `*inputs: Any`: JSON of any shape, and any number of inputs (none, two), reaches the handler and is judged
-    # there. A typed parameter would make the SDK drop a malformed signal with only a worker log line, and a
-    # missing input would raise TypeError in the handler: a workflow task failing forever.
-    def handler(self: Any, *inputs: Any) -> None:
-        self._as_signal(action, inputs)
-
-    handler.__name__ = f"{action}_signal"
-    return workflow.signal(name=action)(handler)
-
-
-def _update(action: str) -> Any:
-    """The update `action`: the validator refuses (leaving no trace in history) what does not fit."""
-
-    def handler(self: Any, *inputs: Any) -> MentorshipStatus:
-        status: MentorshipStatus = self._as_update(action, inputs)
-        return status
-
-    def validator(self: Any, *inputs: Any) -> None:
-        self._validate(action, inputs)
-
-    handler.__name__ = action
-    update = workflow.update(name=action)(handler)
-    update.validator(validator)
-    return update
-
-
 @workflow.defn(name=WORKFLOW_TYPE)
 class Mentorship:
     # The input is a MentorshipInput, taken as raw JSON and validated here: a client that is not ours (the
@@ -166,7 +113,7 @@ class Mentorship:
         self._invalid: str | None = None
         continued = workflow.info().continued_run_id is not None
         try:
-            raw = _one(inputs, "the mentorship input")
+            raw = one(inputs, "the mentorship input")
             if isinstance(raw, dict) and raw.get("carried") is not None and not continued:
                 raise Refused(
                     "the mentorship input is not valid: carried: set by the workflow itself when it continues as "
@@ -261,26 +208,26 @@ class Mentorship:
     # --- Invitations and actions: each both a signal (fire and forget) and an update (validated first, answers
     # the new status). The names and the one-JSON-object inputs are the public contract (README).
 
-    invite_signal = _signal("invite")
-    invite = _update("invite")
-    accept_signal = _signal("accept")
-    accept = _update("accept")
-    decline_signal = _signal("decline")
-    decline = _update("decline")
-    withdraw_signal = _signal("withdraw")
-    withdraw = _update("withdraw")
-    check_in_signal = _signal("check_in")
-    check_in = _update("check_in")
-    pause_signal = _signal("pause")
-    pause = _update("pause")
-    resume_signal = _signal("resume")
-    resume = _update("resume")
+    invite_signal = signal("invite")
+    invite = update("invite")
+    accept_signal = signal("accept")
+    accept = update("accept")
+    decline_signal = signal("decline")
+    decline = update("decline")
+    withdraw_signal = signal("withdraw")
+    withdraw = update("withdraw")
+    check_in_signal = signal("check_in")
+    check_in = update("check_in")
+    pause_signal = signal("pause")
+    pause = update("pause")
+    resume_signal = signal("resume")
+    resume = update("resume")
 
     # --- Who may do what, when ---------------------------------------------------------------------------
 
     def _parse(self, action: str, inputs: tuple[Any, ...]) -> BaseModel:
         model: type[BaseModel] = Invitation if action == "invite" else ACTION_INPUTS[action]
-        raw = _one(inputs, f"{action} input")
+        raw = one(inputs, f"{action} input")
         try:
             return model.model_validate(raw)
         except ValidationError as err:
@@ -372,8 +319,8 @@ class Mentorship:
                 RefusedSignal(
                     at=workflow.now(),
                     signal=action,
-                    by=_cut(by, KEEP_CHARACTERS_BY) if isinstance(by, str) else None,
-                    reason=_cut(str(refused), KEEP_CHARACTERS_REASON),
+                    by=cut(by, KEEP_CHARACTERS_BY) if isinstance(by, str) else None,
+                    reason=cut(str(refused), KEEP_CHARACTERS_REASON),
                 )
             )
             workflow.logger.warning("Refused signal %s: %s", action, refused)
@@ -673,7 +620,7 @@ class Mentorship:
     def _when(self, moment: datetime | None) -> str:
         # Seconds only matter for demo timings; days-long cadences read better without them.
         short = parse_duration(self.s.invitation.check_in_every).approximate() < timedelta(hours=1)
-        return _when(moment, seconds=short)
+        return when(moment, seconds=short)
 
     def _now(self) -> datetime:
         return self._event_time or workflow.now()
@@ -758,7 +705,7 @@ class Mentorship:
             self.s.notifications_sent += 1
         except ActivityError as err:
             cause = err.cause
-            reason = _cut(
+            reason = cut(
                 cause.message if isinstance(cause, ApplicationError) else str(cause or err), KEEP_CHARACTERS_REASON
             )
             self.s.notifications_failed += 1
@@ -837,20 +784,3 @@ class Mentorship:
             {**self.s.invitation.model_dump(), "carried": self.s, "history_event_limit": self._history_event_limit}
         )
         workflow.continue_as_new(carried)
-
-
-def _when(moment: datetime | None, *, seconds: bool = False) -> str:
-    if moment is None:
-        return "—"
-    return moment.strftime("%a %d %b %Y %H:%M:%S UTC" if seconds else "%a %d %b %Y %H:%M UTC")
-
-
-def _one(inputs: tuple[Any, ...], what: str) -> Any:
-    """The single JSON input every workflow start, signal and update takes."""
-    if len(inputs) != 1:
-        raise Refused(f"{what} is not valid: expected exactly one JSON object, got {len(inputs) or 'none'}")
-    return inputs[0]
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
