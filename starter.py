@@ -105,6 +105,7 @@ async def invite(
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
         static_summary=summary_for(invitation),
         static_details=details_for(invitation),
+        search_attributes=sa.at_invitation(invitation),
     )
     current: MentorshipStatus = await client.execute_update_with_start_workflow(
         "invite", invitation, start_workflow_operation=operation, result_type=MentorshipStatus

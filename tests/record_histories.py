@@ -343,6 +343,23 @@ async def invalid_start_input(r: Recorder) -> None:
     assert not r.sink.messages, "an invalid start must send nothing"
 
 
+async def search_attributes_at_start(r: Recorder) -> None:
+    """(h) Recorded after starter.invite began giving the search attributes in the start request: the workflow
+    upserts only what changes (acceptance, the check-in, the withdrawal), nothing at the start."""
+    inv = invitation("attributes", "mentee")
+    handle = await r.invite(inv)
+    await r.sent(handle, 2)
+    await r.signal(handle, "accept", by=inv.mentor.id)
+    await wait_status(handle, lambda s: s.stage is Stage.ACTIVE, "acceptance")
+    await r.sent(handle, 4)
+    await r.signal(handle, "check_in", by=inv.mentee.id, rating=4)
+    await wait_status(handle, lambda s: len(s.check_ins) == 1, "check-in")
+    await r.signal(handle, "withdraw", by=inv.mentor.id, reason="Done for now")
+    await wait_status(handle, lambda s: s.stage is Stage.WITHDRAWN, "withdrawal")
+    await r.sent(handle, 5)
+    await r.save("search_attributes_at_start", handle.id)
+
+
 SCENARIOS: dict[str, Callable[[Recorder], Awaitable[None]]] = {
     "invitation_expired": invitation_expired,
     "accepted_at_risk_paused_withdrawn": accepted_at_risk_paused_withdrawn,
@@ -351,6 +368,7 @@ SCENARIOS: dict[str, Callable[[Recorder], Awaitable[None]]] = {
     "continued_as_new": continued_as_new,  # also writes continued_as_new_next_run.json
     "failed_notification_searchable": failed_notification_searchable,
     "invalid_start_input": invalid_start_input,
+    "search_attributes_at_start": search_attributes_at_start,
 }
 
 

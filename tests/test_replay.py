@@ -47,6 +47,7 @@ SCENARIOS = (
     "continued_as_new_next_run",
     "failed_notification_searchable",
     "invalid_start_input",
+    "search_attributes_at_start",
 )
 
 HISTORY_FILES = sorted(HISTORIES.glob("*.json"))

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import SearchAttributeKey
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
@@ -18,7 +20,7 @@ import starter
 from devtools.mailsink import MailSink
 from tests.temporal_env import people, running_worker, status_of, wait_mail, wait_status
 from workflows import search_attributes as sa
-from workflows.contract import Invitation, Role, Stage
+from workflows.contract import WORKFLOW_TYPE, Invitation, MentorshipInput, Role, Stage, workflow_id_for
 
 
 @pytest_asyncio.fixture
@@ -213,3 +215,55 @@ async def test_search_attributes_and_list_queries(live: tuple[Client, str, MailS
     assert "@example.com" not in flat and "Ana Ruiz" not in flat
     assert await described.static_summary() == starter.summary_for(invitation)
     await starter.act(client, workflow_id, "withdraw", {"by": invitation.mentor.id})
+
+
+async def upserts(client: Client, workflow_id: str) -> list[set[str]]:
+    """The search attributes each upsert in the history set (or unset), in order."""
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    return [
+        set(event.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields)
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
+    ]
+
+
+def initial_attributes(invitation: Invitation) -> dict[SearchAttributeKey[Any], Any]:
+    return {
+        sa.STAGE: "invited",
+        sa.MENTOR_ID: invitation.mentor.id,
+        sa.MENTEE_ID: invitation.mentee.id,
+        sa.INITIATED_BY: invitation.initiated_by.value,
+        sa.MISSED_CHECK_INS: 0,
+        sa.AT_RISK: False,
+        sa.NEXT_CHECK_IN_AT: None,
+    }
+
+
+async def attributes_of(handle: WorkflowHandle[Any, Any]) -> dict[SearchAttributeKey[Any], Any]:
+    attributes = (await handle.describe()).typed_search_attributes
+    return {key: attributes.get(key) for key in sa.ALL_KEYS if key is not sa.FAILED_NOTIFICATIONS}
+
+
+async def test_search_attributes_start_with_the_invitation(live: tuple[Client, str, MailSink]) -> None:
+    """starter.invite gives a new mentorship its search attributes in the start request, so the workflow upserts
+    nothing until something changes; a start without them (the CLI, another client) gets them from the workflow."""
+    client, task_queue, sink = live
+    invitation = people("mentee")
+    workflow_id = (await starter.invite(client, invitation, task_queue=task_queue)).workflow_id
+    await wait_mail(sink, workflow_id, 2)
+    assert await attributes_of(client.get_workflow_handle(workflow_id)) == initial_attributes(invitation)
+    assert await upserts(client, workflow_id) == []
+    await starter.act(client, workflow_id, "accept", {"by": invitation.mentor.id})
+    # Only what acceptance changed.
+    assert await upserts(client, workflow_id) == [{sa.STAGE.name, sa.NEXT_CHECK_IN_AT.name}]
+    await starter.act(client, workflow_id, "withdraw", {"by": invitation.mentor.id})
+
+    other = people("mentor")
+    bare: dict[str, Any] = MentorshipInput.model_validate(other.model_dump()).model_dump(mode="json", exclude_none=True)
+    handle: WorkflowHandle[Any, Any] = await client.start_workflow(
+        WORKFLOW_TYPE, bare, id=workflow_id_for(other.mentor.id, other.mentee.id), task_queue=task_queue
+    )
+    await wait_mail(sink, handle.id, 2)
+    assert await attributes_of(handle) == initial_attributes(other)
+    assert len(await upserts(client, handle.id)) == 1
+    await starter.act(client, handle.id, "withdraw", {"by": other.mentor.id})

@@ -134,7 +134,10 @@ class Mentorship:
         # Bumped by every change, so the main loop wakes up and re-plans.
         self._changes = 0
         self._seen = 0
-        self._published: dict[str, Any] = {}
+        # What is already in visibility, so that only changes are upserted. A first run may have been given its
+        # initial search attributes in the start request (starter.invite does); a start without any (an older
+        # client, the CLI) has the workflow upsert all of them, as every history recorded before this did.
+        self._published: dict[str, Any] = {} if continued else _given_at_start()
         # While a timed event is handled, "now" is the moment it was due: an invitation expires at its expiry
         # time and a cycle starts when the pause ended, however late the worker got to it.
         self._event_time: datetime | None = None
@@ -784,3 +787,11 @@ class Mentorship:
             {**self.s.invitation.model_dump(), "carried": self.s, "history_event_limit": self._history_event_limit}
         )
         workflow.continue_as_new(carried)
+
+
+def _given_at_start() -> dict[str, Any]:
+    given = workflow.info().typed_search_attributes
+    values: dict[str, Any] = {key.name: given.get(key) for key in sa.ALL_KEYS}
+    # Absent is as good as unset (a start without NextCheckInAt needs no upsert to unset it), unless none at all
+    # were given.
+    return values if any(value is not None for value in values.values()) else {}

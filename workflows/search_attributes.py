@@ -7,7 +7,9 @@ the ``temporal operator search-attribute create`` commands listed in the README.
 
 from __future__ import annotations
 
-from temporalio.common import SearchAttributeKey
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+
+from workflows.contract import Invitation, Stage
 
 STAGE = SearchAttributeKey.for_keyword("MentorshipStage")
 MENTOR_ID = SearchAttributeKey.for_keyword("MentorId")
@@ -41,3 +43,23 @@ SEARCH_ATTRIBUTE_TYPES: dict[str, str] = {
     "AtRisk": "Bool",
     "FailedNotifications": "Int",
 }
+
+
+def at_invitation(invitation: Invitation) -> TypedSearchAttributes:
+    """What a mentorship publishes the moment it is invited, for the start request (``starter.invite``).
+
+    Given at the start, they are written with the workflow's first visibility record, and the workflow upserts
+    only what differs from them: one visibility write (and one history event) fewer per mentorship
+    (``bench/``). A start without them (the ``temporal`` CLI, another client) works as well: the workflow then
+    upserts them itself.
+    """
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(STAGE, Stage.INVITED.value),
+            SearchAttributePair(MENTOR_ID, invitation.mentor.id),
+            SearchAttributePair(MENTEE_ID, invitation.mentee.id),
+            SearchAttributePair(INITIATED_BY, invitation.initiated_by.value),
+            SearchAttributePair(MISSED_CHECK_INS, 0),
+            SearchAttributePair(AT_RISK, False),
+        ]
+    )
