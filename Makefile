@@ -36,12 +36,15 @@ demo: $(STAMP)
 	$(BIN)/python starter.py demo
 
 # Writes BENCHMARKS.md section by section (about an hour: bench.scale really starts 10,000 mentorships).
+BENCH_EXPERIMENTS = Mentorship,floor,Mentorship:passthrough,Mentorship:no-search-attributes,Mentorship:no-summaries
 bench: $(STAMP)
 	$(BIN)/python -m bench.history_cost
 	$(BIN)/python -m bench.email_throughput
 	$(BIN)/python -m bench.replay_cost
 	$(BIN)/python -m bench.lifecycle
 	$(BIN)/python -m bench.lifecycle --scale-out
+	$(BIN)/python -m bench.lifecycle -n 400 --experiment $(BENCH_EXPERIMENTS)
+	$(BIN)/python -m bench.lifecycle -n 400 --section experiments-email --experiment Mentorship,floor,Mentorship+before,floor+before
 	$(BIN)/python -m bench.scale --max-cached-workflows 1000 250
 
 # Re-record tests/histories: only for a deliberate, documented incompatible workflow change (see README).

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     smtp_tls: bool = Field(default=False, description="Implicit TLS from the first byte (usually port 465)")
     smtp_starttls: bool = Field(default=False, description="Upgrade with STARTTLS (usually port 587)")
     smtp_timeout_seconds: float = 30.0
+    # Connections kept open between sends and reused (0: a new connection for every message).
+    smtp_max_idle_connections: int = Field(default=16, ge=0, le=1000)
     mail_from: str = "Mentorships <mentorships@localhost>"
     # Domain for Message-IDs; defaults to the domain of MAIL_FROM.
     mail_message_id_domain: str | None = None

@@ -54,6 +54,7 @@ def build_worker(
     *,
     graceful_shutdown: timedelta | None = None,
     interceptors: Sequence[Interceptor] = (),
+    mailer: Mailer | None = None,
 ) -> Worker:
     """The worker exactly as deployed, for ``main`` and for tests against a test server."""
     if graceful_shutdown is None:
@@ -62,7 +63,7 @@ def build_worker(
         client,
         task_queue=settings.mentorship_task_queue,
         workflows=[Mentorship],
-        activities=[Mailer(settings).send_notification],
+        activities=[(mailer or Mailer(settings)).send_notification],
         graceful_shutdown_timeout=graceful_shutdown,
         workflow_runner=WORKFLOW_RUNNER,
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
@@ -101,8 +102,13 @@ async def main() -> None:
     try:
         client = await connect(settings=settings, runtime=observability.build_runtime(settings))
         grace = shutdown_grace(settings)
+        mailer = Mailer(settings)
         worker = build_worker(
-            client, settings, graceful_shutdown=grace, interceptors=tracing.interceptors if tracing else ()
+            client,
+            settings,
+            graceful_shutdown=grace,
+            interceptors=tracing.interceptors if tracing else (),
+            mailer=mailer,
         )
         health.client, health.worker = client, worker
         # `async with` runs the worker in the background and, on a fatal worker error, cancels this block
@@ -127,6 +133,8 @@ async def main() -> None:
             await stop.wait()
             health.stopping = True
             log.info("Stopping: no new tasks; in-flight activities get up to %s to finish", grace)
+        # The SMTP connections kept open for the next send.
+        await mailer.close()
         log.info("Worker stopped")
     finally:
         health.stopping = True

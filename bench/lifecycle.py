@@ -486,8 +486,8 @@ The lifecycle of section 1 ({n} mentorships of each kind, {rounds} alternating r
 same bytecode and email activity. `Mentorship` is `worker.py` as deployed; `Mentorship:<variant>` a variant
 from `bench/variants.py` on `bench/worker.py`; `@cached` workers have the project's modules compiled beforehand,
 as the Dockerfile's image has them (the default), `@none` compile them from source (see `bench/README.md`);
-`+pooled` and `+compat32` workers run an experimental email activity (`bench/email_experiments.py`: reused SMTP
-connections; and also the message built with compat32). "all CPU" adds the worker(s), the dev server, the mail
+`+before` workers run the email activity as it was before it reused SMTP connections and built messages with
+compat32 (`bench/email_experiments.py`). "all CPU" adds the worker(s), the dev server, the mail
 sink and the bench client: on two shared cores the throughput follows it.
 
 {table(head, rows)}

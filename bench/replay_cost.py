@@ -54,7 +54,7 @@ from config import Settings
 from workflows.mentorship import Mentorship
 
 # Variants that issue the Mentorship's very commands (no-search-attributes does not: it upserts nothing).
-KINDS = ("Mentorship", "floor", "Mentorship:passthrough", "Mentorship:lean")
+KINDS = ("Mentorship", "floor", "Mentorship:passthrough", "Mentorship:no-summaries")
 
 
 def workflow_class(kind: str) -> type:

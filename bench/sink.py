@@ -27,7 +27,7 @@ class CountingSink(MailSink):
         self.count = 0
         self._count_lock = threading.Lock()
 
-    def _store(self, mail_from: str, rcpt_tos: list[str], raw: bytes) -> None:
+    def _store(self, mail_from: str, rcpt_tos: list[str], raw: bytes, peer: tuple[str, int] | None = None) -> None:
         with self._count_lock:
             self.count += 1
 

@@ -46,6 +46,8 @@ class Delivery:
     raw: bytes
     message: EmailMessage
     path: Path | None
+    # The client's (host, port): deliveries over one SMTP connection share it.
+    peer: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,8 @@ class _Handler:
             log.info("mail: refused data to=%s with %r (fault injected)", ",".join(envelope.rcpt_tos), reply)
             return reply
         raw: bytes = envelope.original_content or b""
-        self.sink._store(str(envelope.mail_from), [str(rcpt) for rcpt in envelope.rcpt_tos], raw)
+        peer = tuple(session.peer[:2]) if session.peer else None
+        self.sink._store(str(envelope.mail_from), [str(rcpt) for rcpt in envelope.rcpt_tos], raw, peer)
         return "250 OK: message accepted"
 
 
@@ -267,7 +270,7 @@ class MailSink:
                 return self._faults.popleft().reply
             return None
 
-    def _store(self, mail_from: str, rcpt_tos: list[str], raw: bytes) -> None:
+    def _store(self, mail_from: str, rcpt_tos: list[str], raw: bytes, peer: tuple[str, int] | None = None) -> None:
         message = BytesParser(policy=policy.default).parsebytes(raw)
         assert isinstance(message, EmailMessage)
         path = self._write(message, raw)
@@ -278,7 +281,7 @@ class MailSink:
             path if path is not None else "-",
         )
         with self._changed:
-            self._deliveries.append(Delivery(mail_from, rcpt_tos, raw, message, path))
+            self._deliveries.append(Delivery(mail_from, rcpt_tos, raw, message, path, peer))
             self._notify()
 
     def _notify(self) -> None:

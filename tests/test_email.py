@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import html
 from datetime import UTC, datetime
+from email import policy
 from email.message import EmailMessage
+from email.parser import BytesParser
 
 import pytest
 from temporalio.exceptions import ApplicationError
@@ -226,6 +228,73 @@ async def test_no_server_listening_is_retryable(mail_settings: Settings) -> None
     assert not failure.value.non_retryable
     assert failure.value.type == TRANSIENT_EMAIL_FAILURE
     assert "could not reach mail server" in failure.value.message
+
+
+# --- Connections ----------------------------------------------------------------------------------------
+
+
+async def test_one_connection_carries_consecutive_sends(mail_sink: MailSink, mail_settings: Settings) -> None:
+    mailer = Mailer(mail_settings)
+    env = ActivityEnvironment()
+    for kind in (Notice.INVITATION, Notice.INVITATION_REMINDER, Notice.INVITATION_EXPIRED):
+        await env.run(mailer.send_notification, make_notification(kind))
+    await mailer.close()
+
+    first, second, third = mail_sink.deliveries
+    assert first.peer is not None and first.peer == second.peer == third.peer
+
+
+async def test_a_connection_the_server_dropped_is_replaced(mail_settings: Settings) -> None:
+    """The mail server restarts between two sends (as a server dropping idle clients would): the second send
+    notices the dead connection and delivers over a new one, without a failed attempt."""
+    settings = mail_settings.model_copy(update={"smtp_port": free_port()})
+    mailer = Mailer(settings)
+    env = ActivityEnvironment()
+    sink = MailSink(port=settings.smtp_port)
+    async with sink:
+        await env.run(mailer.send_notification, make_notification(Notice.INVITATION))
+    restarted = MailSink(port=settings.smtp_port)
+    async with restarted:
+        await env.run(mailer.send_notification, make_notification(Notice.INVITATION_REMINDER))
+        await mailer.close()
+    [before], [after] = sink.deliveries, restarted.deliveries
+    assert before.peer != after.peer
+    assert restarted.attempts == 1
+
+
+async def test_a_connection_idle_too_long_is_not_reused(
+    mail_sink: MailSink, mail_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("activities.email.MAX_IDLE_SECONDS", 0.0)
+    mailer = Mailer(mail_settings)
+    env = ActivityEnvironment()
+    await env.run(mailer.send_notification, make_notification(Notice.INVITATION))
+    await env.run(mailer.send_notification, make_notification(Notice.INVITATION_REMINDER))
+    await mailer.close()
+    first, second = mail_sink.deliveries
+    assert first.peer != second.peer
+
+
+@pytest.mark.parametrize("brk", ["\n", "\r", "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"])
+def test_a_line_break_never_reaches_a_header(mail_settings: Settings, brk: str) -> None:
+    """The contract refuses such names; the message builder stops them again, whatever the source: a raw break
+    is refused, a non-ASCII one ends up inside an encoded word. Either way no header of the sender's making."""
+    notification = make_notification()
+    recipient = notification.recipient.model_copy(update={"name": f"Ada{brk}Bcc: eve@example.com"})
+    forged = notification.model_copy(update={"recipient": recipient})
+    try:
+        message = Mailer(mail_settings).build_message(forged)
+    except ValueError as refused:
+        assert "line break" in str(refused)
+        return
+    assert not brk.isascii()
+    raw = message.as_bytes()
+    head = raw.split(b"\n\n", 1)[0]
+    assert head.isascii()
+    assert not [line for line in head.splitlines() if line.lower().startswith(b"bcc")]
+    parsed = BytesParser(policy=policy.default).parsebytes(raw)
+    assert parsed["Bcc"] is None
+    assert [address.addr_spec for address in parsed["To"].addresses] == ["ada@example.com"]
 
 
 # --- Rendering ------------------------------------------------------------------------------------------
