@@ -2,9 +2,9 @@
 change against (bench/email_throughput.py, and the lifecycle with ``+before``).
 
 ``PerMessageMailer`` is ``activities.email.Mailer`` with the former ``build_message`` (``EmailMessage`` with
-``policy.default``: every header parsed and refolded as an object) and the former send (``aiosmtplib.send``:
-connect, EHLO, send, QUIT for every message). Everything else (rendering, the Message-ID, the classification of
-failures) is the deployed activity's. Not deployed.
+``policy.default``: every header parsed and refolded as an object) and the former send (a new connection for
+every message: connect, EHLO, send, QUIT, as ``aiosmtplib.send`` does). Everything else (rendering, the
+Message-ID, the classification of failures) is the deployed activity's. Not deployed.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from email.headerregistry import Address
 from email.message import EmailMessage, Message
 from email.utils import format_datetime
 
-import aiosmtplib
 from temporalio import activity
 
 from activities.email import Mailer
@@ -40,19 +39,9 @@ class PerMessageMailer(Mailer):
         return message
 
     async def _send(self, message: Message, address: str) -> None:
-        s = self.settings
-        await aiosmtplib.send(
-            message,
-            sender=self.sender,
-            recipients=[address],
-            hostname=s.smtp_host,
-            port=s.smtp_port,
-            username=s.smtp_username,
-            password=s.smtp_password,
-            use_tls=s.smtp_tls,
-            start_tls=s.smtp_starttls,
-            timeout=s.smtp_timeout_seconds,
-        )
+        # What aiosmtplib.send does: connect (TLS, login), send, QUIT, for every message.
+        async with self._client() as smtp:
+            await smtp.send_message(message, sender=self.sender, recipients=[address])
 
     @activity.defn(name=SEND_NOTIFICATION)
     async def send_notification(self, notification: Notification) -> SendReceipt:
