@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint typecheck check worker demo bench histories replay clean
+.PHONY: dev test test-unit lint typecheck check worker demo bench histories replay clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ dev: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The unit layer alone (tests/unit/: no server, no process, no network), in seconds.
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -52,7 +56,7 @@ histories: $(STAMP)
 	$(BIN)/python -m tests.record_histories
 
 replay: $(STAMP)
-	$(BIN)/python -m pytest -q tests/test_replay.py
+	$(BIN)/python -m pytest -q tests/workflow/test_replay.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,4 +1,4 @@
-"""Start and drive mentorships: an async API for Python services and a command line for people.
+"""Start and drive mentorships from the command line, and the demo. Python services use ``mentorship_client``.
 
     python starter.py invite '{"mentor": {...}, "mentee": {...}, "initiated_by": "mentee"}'
     python starter.py accept mentorship-ana--ben --by ben
@@ -6,7 +6,9 @@
     python starter.py list --stage active --at-risk
     python starter.py demo
 
-Every input is validated here, at the edge, before anything reaches Temporal; the workflow validates again.
+Every input is validated here, at the edge (by mentorship_client), before anything reaches Temporal; the workflow
+validates again. The verbs of the participants' actions are the action table's (workflows/actions.py), with `_`
+shown as `-` (`check-in`).
 """
 
 from __future__ import annotations
@@ -14,163 +16,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import secrets
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-from temporalio.client import (
-    Client,
-    WithStartWorkflowOperation,
-    WorkflowExecution,
-    WorkflowUpdateFailedError,
-)
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from pydantic import ValidationError
+from temporalio.client import Client, WorkflowExecution, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from config import get_settings
-from temporal_client import connect
+import mentorship_client
+from infra.process import exit_now
+from infra.temporal import connect
 from workflows import search_attributes as sa
-from workflows.contract import (
-    ACTION_INPUTS,
-    ID_PATTERN,
-    WORKFLOW_TYPE,
-    AcceptInput,
-    CheckInInput,
-    Invitation,
-    MentorshipInput,
-    MentorshipStatus,
-    PauseInput,
-    Stage,
-    explain,
-    workflow_id_for,
-)
-from workflows.durations import humanize_duration, humanize_every
-from workflows.mentorship import Mentorship
-
-# --- The API -------------------------------------------------------------------------------------------------
-
-
-def summary_for(invitation: Invitation) -> str:
-    """The one-line static summary operators see in the Temporal UI."""
-    return (
-        f"{invitation.mentor.name} (mentor) and {invitation.mentee.name} (mentee), "
-        f"invited by the {invitation.initiated_by}"
-    )
-
-
-def details_for(invitation: Invitation) -> str:
-    lines = [
-        f"**Mentor:** {invitation.mentor.name} (`{invitation.mentor.id}`)",
-        f"**Mentee:** {invitation.mentee.name} (`{invitation.mentee.id}`)",
-        f"**Invited by:** the {invitation.initiated_by}",
-        f"**Check-ins:** {humanize_every(invitation.check_in_every)}, "
-        f"follow-up after {humanize_duration(invitation.check_in_grace)}",
-        f"**Term:** {humanize_duration(invitation.term) if invitation.term else 'open-ended'}",
-    ]
-    if invitation.focus_areas:
-        lines.append("**Focus areas:** " + ", ".join(invitation.focus_areas))
-    if invitation.coordinator:
-        lines.append(f"**Coordinator:** {invitation.coordinator.name} (`{invitation.coordinator.id}`)")
-    return "\n\n".join(lines)
-
-
-async def invite(
-    client: Client,
-    invitation: Invitation,
-    *,
-    task_queue: str | None = None,
-    history_event_limit: int | None = None,
-) -> MentorshipStatus:
-    """Invite, from either side. Atomic (update-with-start on the pair's workflow id):
-
-    - no open mentorship for the pair: one starts, the invitee and the initiator are emailed;
-    - an open invitation from the other side: both have agreed, the mentorship becomes active;
-    - an open invitation from the same side, or an active mentorship: nothing new, nothing sent.
-    """
-    workflow_input = MentorshipInput.model_validate(
-        {**invitation.model_dump(), "history_event_limit": history_event_limit}
-    )
-    operation = WithStartWorkflowOperation(
-        Mentorship.run,
-        workflow_input,
-        id=workflow_id_for(invitation.mentor.id, invitation.mentee.id),
-        task_queue=task_queue or get_settings().mentorship_task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        # A pair may start again once its previous mentorship has closed.
-        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-        static_summary=summary_for(invitation),
-        static_details=details_for(invitation),
-        search_attributes=sa.at_invitation(invitation),
-    )
-    current: MentorshipStatus = await client.execute_update_with_start_workflow(
-        "invite", invitation, start_workflow_operation=operation, result_type=MentorshipStatus
-    )
-    return current
-
-
-async def act(client: Client, workflow_id: str, action: str, payload: BaseModel | dict[str, Any]) -> MentorshipStatus:
-    """Run an action as an update: validated by the workflow, answers the new status or raises with the reason."""
-    model = ACTION_INPUTS[action]
-    validated = payload if isinstance(payload, model) else model.model_validate(payload)
-    handle = client.get_workflow_handle(workflow_id)
-    current: MentorshipStatus = await handle.execute_update(action, validated, result_type=MentorshipStatus)
-    return current
-
-
-async def send(client: Client, workflow_id: str, action: str, payload: BaseModel | dict[str, Any]) -> None:
-    """Fire-and-forget: the same action as a signal. A refused signal is recorded in the status."""
-    model = ACTION_INPUTS[action]
-    validated = payload if isinstance(payload, model) else model.model_validate(payload)
-    await client.get_workflow_handle(workflow_id).signal(action, validated)
-
-
-async def status(client: Client, workflow_id: str) -> MentorshipStatus:
-    current: MentorshipStatus = await client.get_workflow_handle(workflow_id).query(
-        "status", result_type=MentorshipStatus
-    )
-    return current
-
-
-def list_query(
-    *,
-    stage: Stage | None = None,
-    at_risk: bool | None = None,
-    person: str | None = None,
-    due_before: datetime | None = None,
-    open_only: bool = False,
-    failed_notifications: bool = False,
-) -> str:
-    """A visibility query over mentorships; the same text works in the Temporal UI's filter box."""
-    parts = [f"WorkflowType = '{WORKFLOW_TYPE}'"]
-    if stage is not None:
-        parts.append(f"{sa.STAGE.name} = '{stage.value}'")
-    elif open_only:
-        parts.append(f"{sa.STAGE.name} IN ('invited', 'active', 'paused')")
-    if at_risk is not None:
-        parts.append(f"{sa.AT_RISK.name} = {'true' if at_risk else 'false'}")
-    if failed_notifications:
-        parts.append(f"{sa.FAILED_NOTIFICATIONS.name} > 0")
-    if person is not None:
-        if not ID_PATTERN.fullmatch(person):
-            raise ValueError(f"{person!r} is not a participant id")
-        parts.append(f"({sa.MENTOR_ID.name} = '{person}' OR {sa.MENTEE_ID.name} = '{person}')")
-    if due_before is not None:
-        if due_before.tzinfo is None:
-            raise ValueError("due_before needs a time zone, e.g. 2026-12-01T00:00:00Z")
-        stamp = due_before.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        parts.append(f"{sa.NEXT_CHECK_IN_AT.name} < '{stamp}'")
-    return " AND ".join(parts)
-
-
-async def list_mentorships(client: Client, query: str) -> AsyncIterator[WorkflowExecution]:
-    async for execution in client.list_workflows(query):
-        yield execution
-
+from workflows.actions import PARTICIPANT_ACTIONS
+from workflows.contract import AcceptInput, CheckInInput, Invitation, MentorshipStatus, PauseInput, Stage, explain
 
 # --- The command line --------------------------------------------------------------------------------------
 
@@ -210,9 +72,25 @@ def _print_status(current: MentorshipStatus, as_json: bool) -> None:
         print(f"    {entry.at:%Y-%m-%d %H:%M:%S} {entry.event}{by}{detail}")
 
 
-def _action_payload(args: argparse.Namespace) -> dict[str, Any]:
+# The verbs of the participants' actions: the action table's names, `_` shown as `-` (`check-in`).
+ACTION_VERBS: dict[str, str] = {name.replace("_", "-"): name for name in PARTICIPANT_ACTIONS}
+
+# The command-line options of the fields an action's input may carry besides `by` (`--name`, and argparse's
+# keyword arguments); a field not named here is a plain text option.
+_FIELD_OPTIONS: dict[str, dict[str, Any]] = {
+    "rating": {"type": int, "help": "1 to 5"},
+    "until": {"help": "resume by itself at this ISO 8601 time, e.g. 2026-12-24T09:00:00Z"},
+}
+
+
+def _action_fields(action: str) -> list[str]:
+    """The fields of an action's input other than `by`, in the model's order."""
+    return [name for name in PARTICIPANT_ACTIONS[action].input.model_fields if name != "by"]
+
+
+def _action_payload(args: argparse.Namespace, action: str) -> dict[str, Any]:
     payload: dict[str, Any] = {"by": args.by}
-    for field in ("note", "reason", "rating", "until"):
+    for field in _action_fields(action):
         value = getattr(args, field, None)
         if value is not None:
             payload[field] = value
@@ -238,25 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("invitation", help="the invitation JSON (see README: the contract)")
     p.add_argument("--json", action="store_true", help="print the status as JSON")
 
-    for action, extra in (
-        ("accept", ("note",)),
-        ("decline", ("reason",)),
-        ("withdraw", ("reason",)),
-        ("check-in", ("note", "rating")),
-        ("pause", ("reason", "until")),
-        ("resume", ("note",)),
-    ):
-        p = commands.add_parser(action, help=f"{action} (as an update; --signal to fire and forget)")
+    for verb, action in ACTION_VERBS.items():
+        p = commands.add_parser(verb, help=f"{verb} (as an update; --signal to fire and forget)")
         p.add_argument("workflow_id", help="e.g. mentorship-ana--ben")
         p.add_argument("--by", required=True, help="id of the participant who acts")
-        if "note" in extra:
-            p.add_argument("--note")
-        if "reason" in extra:
-            p.add_argument("--reason")
-        if "rating" in extra:
-            p.add_argument("--rating", type=int, help="1 to 5")
-        if "until" in extra:
-            p.add_argument("--until", help="resume by itself at this ISO 8601 time, e.g. 2026-12-24T09:00:00Z")
+        for field in _action_fields(action):
+            p.add_argument(f"--{field.replace('_', '-')}", dest=field, **_FIELD_OPTIONS.get(field, {}))
         p.add_argument("--signal", action="store_true", help="send as a signal instead of an update")
         p.add_argument("--json", action="store_true", help="print the status as JSON")
 
@@ -285,19 +150,19 @@ async def run_cli(argv: list[str], *, client: Client | None = None) -> int:
     try:
         if command == "invite":
             invitation = Invitation.model_validate(_load_json(args.invitation))
-            _print_status(await invite(client, invitation), args.json)
-        elif command in ("accept", "decline", "withdraw", "check-in", "pause", "resume"):
-            action = command.replace("-", "_")
-            payload = ACTION_INPUTS[action].model_validate(_action_payload(args))
+            _print_status(await mentorship_client.invite(client, invitation), args.json)
+        elif command in ACTION_VERBS:
+            action = ACTION_VERBS[command]
+            payload = PARTICIPANT_ACTIONS[action].input.model_validate(_action_payload(args, action))
             if args.signal:
-                await send(client, args.workflow_id, action, payload)
+                await mentorship_client.send(client, args.workflow_id, action, payload)
                 print(f"sent {action} to {args.workflow_id}; `status` shows whether it was taken or refused")
             else:
-                _print_status(await act(client, args.workflow_id, action, payload), args.json)
+                _print_status(await mentorship_client.act(client, args.workflow_id, action, payload), args.json)
         elif command == "status":
-            _print_status(await status(client, args.workflow_id), args.json)
+            _print_status(await mentorship_client.status(client, args.workflow_id), args.json)
         elif command == "list":
-            query = args.query or list_query(
+            query = args.query or mentorship_client.list_query(
                 stage=Stage(args.stage) if args.stage else None,
                 at_risk=True if args.at_risk else None,
                 failed_notifications=args.failed_notifications,
@@ -307,7 +172,7 @@ async def run_cli(argv: list[str], *, client: Client | None = None) -> int:
             )
             print(f"# {query}")
             count = 0
-            async for execution in list_mentorships(client, query):
+            async for execution in mentorship_client.list_mentorships(client, query):
                 count += 1
                 print(_list_line(execution))
             print(f"# {count} mentorship(s)")
@@ -354,7 +219,7 @@ class _Demo:
         print(f"… waiting for {what}")
         deadline = asyncio.get_running_loop().time() + self.timeout.total_seconds()
         while True:
-            current = await status(self.client, self.workflow_id)
+            current = await mentorship_client.status(self.client, self.workflow_id)
             if predicate(current):
                 print(f"✓ {what}: stage {current.stage.value}; {current.waiting_for}")
                 return current
@@ -389,19 +254,23 @@ async def demo(client: Client, *, fast: bool = False) -> MentorshipStatus:
     invitation = demo_invitation(suffix, fast=fast)
     mentor, mentee = invitation.mentor.id, invitation.mentee.id
     print("Demo: Ben (mentee) invites Ana (mentor); timings are seconds instead of days.")
-    current = await asyncio.wait_for(invite(client, invitation), timeout=30)
+    current = await asyncio.wait_for(mentorship_client.invite(client, invitation), timeout=30)
     run = _Demo(client, current.workflow_id, timedelta(seconds=60))
     print(f"✓ invited: {current.workflow_id} — open it at http://localhost:8233/namespaces/default/workflows")
     await run.until("the invitation reminder", lambda s: s.invitation_reminders_sent >= 1)
-    await act(client, run.workflow_id, "accept", AcceptInput(by=mentor, note="Happy to help!"))
+    await mentorship_client.act(client, run.workflow_id, "accept", AcceptInput(by=mentor, note="Happy to help!"))
     await run.until("mutual acceptance", lambda s: s.stage is Stage.ACTIVE)
-    await act(client, run.workflow_id, "check_in", CheckInInput(by=mentee, note="Kick-off call", rating=5))
+    await mentorship_client.act(
+        client, run.workflow_id, "check_in", CheckInInput(by=mentee, note="Kick-off call", rating=5)
+    )
     print("✓ check-in 1 recorded early; now nobody checks in for a while…")
     await run.until("two missed check-ins: at risk, coordinator told", lambda s: s.at_risk)
-    await act(client, run.workflow_id, "check_in", CheckInInput(by=mentor, note="Back on track", rating=4))
+    await mentorship_client.act(
+        client, run.workflow_id, "check_in", CheckInInput(by=mentor, note="Back on track", rating=4)
+    )
     await run.until("back on track", lambda s: not s.at_risk)
     until = datetime.now(UTC) + timedelta(seconds=3 if fast else 5)
-    await act(client, run.workflow_id, "pause", PauseInput(by=mentee, reason="Holidays", until=until))
+    await mentorship_client.act(client, run.workflow_id, "pause", PauseInput(by=mentee, reason="Holidays", until=until))
     await run.until("the pause", lambda s: s.stage is Stage.PAUSED)
     await run.until("automatic resume", lambda s: s.stage is Stage.ACTIVE)
     final = await run.until("the end of the term: wrap-up sent", lambda s: s.stage is Stage.COMPLETED)
@@ -415,12 +284,9 @@ def main() -> None:
         code = asyncio.run(run_cli(sys.argv[1:]))
     except KeyboardInterrupt:
         code = 130
-    # The SDK's Rust runtime can abort the interpreter while it shuts down (SIGABRT "PyGILState_Release", or
-    # SIGSEGV; temporalio/sdk-python#300), turning an answered command into exit code 134. Everything is said
-    # and done here, so leave without the interpreter's teardown.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    # Everything is said and done here: leave without the interpreter's teardown, which the SDK's Rust runtime
+    # can abort (see exit_now).
+    exit_now(code)
 
 
 # The workflow sandbox re-imports modules: nothing may run on import.
@@ -428,4 +294,4 @@ if __name__ == "__main__":
     main()
 
 
-__all__ = ["act", "details_for", "invite", "list_mentorships", "list_query", "send", "status", "summary_for"]
+__all__ = ["build_parser", "demo", "demo_invitation", "main", "run_cli"]

@@ -1,7 +1,7 @@
 """The worker: runs the Mentorship workflow and its email activity on the mentorship task queue.
 
-Connection follows Temporal's environment configuration (see ``temporal_client.py``); mail, the task queue,
-tuning and observability follow ``config.Settings``. SIGINT or SIGTERM stops polling and lets in-flight
+Connection follows Temporal's environment configuration (see ``infra/temporal.py``); mail, the task queue,
+tuning and observability follow ``infra.settings.Settings``. SIGINT or SIGTERM stops polling and lets in-flight
 activities finish (see ``shutdown_grace``) before they are cancelled, so a deploy does not cut a send in half.
 
     python worker.py              run the worker
@@ -13,9 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import signal
-import sys
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -23,10 +21,11 @@ from temporalio.client import Client
 from temporalio.worker import Interceptor, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-import observability
-from activities.email import Mailer
-from config import Settings
-from temporal_client import connect
+from activities.mailer import Mailer
+from infra import observability
+from infra.process import bind_address, exit_now, probe
+from infra.settings import Settings
+from infra.temporal import connect
 from workflows.mentorship import Mentorship
 
 log = logging.getLogger("mentorship.worker")
@@ -37,7 +36,7 @@ READY_MESSAGE = "Worker polling"
 
 # pydantic imports these lazily while validating email addresses; they are deterministic libraries, so the
 # sandbox passes them through instead of re-importing them in the middle of a workflow task. OpenTelemetry is
-# passed through for the tracing interceptor's workflow side (observability.start_tracing), as its docs ask.
+# passed through for the tracing interceptor's workflow side (infra.observability.start_tracing), as its docs ask.
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules("email_validator", "idna", "dns", "opentelemetry")
 )
@@ -76,10 +75,10 @@ def build_worker(
 def _endpoints(settings: Settings) -> str:
     parts = []
     if settings.worker_metrics_port is not None:
-        where = observability.bind_address(settings.worker_metrics_host, settings.worker_metrics_port)
+        where = bind_address(settings.worker_metrics_host, settings.worker_metrics_port)
         parts.append(f"metrics on http://{where}/metrics")
     if settings.worker_health_port is not None:
-        where = observability.bind_address(settings.worker_health_host, settings.worker_health_port)
+        where = bind_address(settings.worker_health_host, settings.worker_health_port)
         parts.append(f"health on http://{where}{observability.READY_PATH}")
     if settings.otel_exporter_otlp_endpoint:
         parts.append(f"traces to {observability.traces_endpoint(settings.otel_exporter_otlp_endpoint)}")
@@ -154,8 +153,13 @@ def cli(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.health is not None:
-        path = observability.READY_PATH if args.health == "ready" else observability.LIVE_PATH
-        return observability.probe(Settings(), path)
+        settings = Settings()
+        return probe(
+            settings.worker_health_host,
+            settings.worker_health_port,
+            observability.READY_PATH if args.health == "ready" else observability.LIVE_PATH,
+            unset="WORKER_HEALTH_PORT is not set: this worker serves no health endpoint",
+        )
     try:
         asyncio.run(main())
     except Exception:
@@ -165,15 +169,6 @@ def cli(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def exit_now(code: int) -> None:
-    """Leave without the interpreter's teardown: the SDK's Rust runtime can abort it (SIGABRT "PyGILState_Release",
-    temporalio/sdk-python#300), turning a clean stop into exit code 134 that orchestrators read as a crash. The
-    worker has stopped and its logs are flushed by then."""
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-
-
 if __name__ == "__main__":
+    # The worker has stopped by then: leave without the interpreter's teardown (see exit_now).
     exit_now(cli())

@@ -8,22 +8,18 @@ the fields known to be user input) means a new notice cannot forget it.
 
 from __future__ import annotations
 
-import html
 import string
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from urllib.parse import quote
 
-from api.links import LinkAction, link_for
-from config import Settings
+from infra.links import LinkAction, link_for
+from infra.settings import Settings
 from workflows.contract import Audience, Invitation, Notice, Notification, Person, Role
 from workflows.durations import count as _count
 from workflows.durations import humanize_duration, humanize_every
+from workflows.text import escape_html, moment
 
 LINK_PLACEHOLDERS = frozenset({"workflow_id", "action", "participant_id"})
-
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 @dataclass(frozen=True)
@@ -34,15 +30,6 @@ class RenderedMessage:
 
 
 # --- Small humanizers -----------------------------------------------------------------------------------
-
-
-def format_when(moment: datetime) -> str:
-    """'Tue 9 Dec 2026, 14:00 UTC', in English whatever the worker's locale (so not strftime's %a/%b)."""
-    if moment.tzinfo is None:
-        # The workflow works in UTC; a naive value can only have come from there.
-        moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(UTC)
-    return f"{_WEEKDAYS[moment.weekday()]} {moment.day} {_MONTHS[moment.month - 1]} {moment.year}, {moment:%H:%M} UTC"
 
 
 # --- Links ----------------------------------------------------------------------------------------------
@@ -64,8 +51,8 @@ def check_link_template(template: str) -> None:
 
 def action_link(settings: Settings, notification: Notification, action: LinkAction) -> str | None:
     """The link for ``action`` (accept, decline, check_in) in this email, if links are configured: signed links to
-    this service's HTTP API (MENTORSHIP_API_PUBLIC_URL, api/links.py), or links into the caller's own app
-    (MENTORSHIP_LINK_TEMPLATE); config.Settings allows one of the two."""
+    this service's HTTP API (MENTORSHIP_API_PUBLIC_URL, infra/links.py), or links into the caller's own app
+    (MENTORSHIP_LINK_TEMPLATE); infra.settings.Settings allows one of the two."""
     signed = link_for(settings, notification, action)
     if signed is not None:
         return signed
@@ -151,10 +138,6 @@ def _render_text(greeting: str, draft: _Draft) -> str:
     return "\n\n".join(chunks) + "\n"
 
 
-def _e(text: str) -> str:
-    return html.escape(text, quote=True)
-
-
 _P = '<p style="margin:0 0 16px 0">'
 _BUTTON = (
     'style="display:inline-block;margin:0 8px 8px 0;padding:8px 16px;border-radius:4px;'
@@ -163,29 +146,31 @@ _BUTTON = (
 
 
 def _render_html(subject: str, greeting: str, draft: _Draft) -> str:
-    parts = [f"{_P}{_e(greeting)}</p>"]
+    parts = [f"{_P}{escape_html(greeting)}</p>"]
     for block in draft.blocks:
         if isinstance(block, _Paragraph):
-            parts.append(f"{_P}{_e(block.text)}</p>")
+            parts.append(f"{_P}{escape_html(block.text)}</p>")
         elif isinstance(block, _Quote):
-            body = "<br>".join(_e(line) for line in block.text.splitlines())
+            body = "<br>".join(escape_html(line) for line in block.text.splitlines())
             parts.append(
-                f"{_P}{_e(block.label)}</p>"
+                f"{_P}{escape_html(block.label)}</p>"
                 '<blockquote style="margin:0 0 16px 0;padding:4px 12px;border-left:3px solid #cbd5e1;'
                 f'color:#334155">{body}</blockquote>'
             )
         elif isinstance(block, _Bullets):
-            items = "".join(f"<li>{_e(item)}</li>" for item in block.items)
-            parts.append(f'{_P}{_e(block.label)}</p><ul style="margin:0 0 16px 0">{items}</ul>')
+            items = "".join(f"<li>{escape_html(item)}</li>" for item in block.items)
+            parts.append(f'{_P}{escape_html(block.label)}</p><ul style="margin:0 0 16px 0">{items}</ul>')
         else:
-            buttons = "".join(f'<a href="{_e(url)}" {_BUTTON}>{_e(label)}</a>' for label, url in block.links)
+            buttons = "".join(
+                f'<a href="{escape_html(url)}" {_BUTTON}>{escape_html(label)}</a>' for label, url in block.links
+            )
             parts.append(f'<p style="margin:0 0 16px 0">{buttons}</p>')
-    parts.append(f"{_P}{_e(_SIGNATURE)}</p>")
-    parts.append(f'<p style="margin:24px 0 0 0;font-size:12px;color:#64748b">{_e(_FOOTER)}</p>')
+    parts.append(f"{_P}{escape_html(_SIGNATURE)}</p>")
+    parts.append(f'<p style="margin:24px 0 0 0;font-size:12px;color:#64748b">{escape_html(_FOOTER)}</p>')
     body = "\n".join(parts)
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{_e(subject)}</title>\n</head>\n"
+        f"<title>{escape_html(subject)}</title>\n</head>\n"
         '<body style="font-family:Arial,Helvetica,sans-serif;font-size:15px;line-height:1.5;color:#0f172a">\n'
         f'<div style="max-width:560px">\n{body}\n</div>\n</body>\n</html>\n'
     )
@@ -302,7 +287,7 @@ def _invitation(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
 
 def _answer(draft: _Draft, n: Notification, settings: Settings) -> None:
     if n.at is not None:
-        draft.para(f"Please answer by {format_when(n.at)}; the invitation expires after that.")
+        draft.para(f"Please answer by {moment(n.at)}; the invitation expires after that.")
     draft.links([("Accept", action_link(settings, n, "accept")), ("Decline", action_link(settings, n, "decline"))])
 
 
@@ -311,7 +296,7 @@ def _invitation_sent(n: Notification, cast: _Cast, settings: Settings) -> _Draft
     draft = _Draft(f"Your invitation to {invitee.name} is on its way")
     draft.para(f"We have sent your mentorship invitation to {invitee.name}.")
     if n.at is not None:
-        draft.para(f"They have until {format_when(n.at)} to answer. We will let you know as soon as they do.")
+        draft.para(f"They have until {moment(n.at)} to answer. We will let you know as soon as they do.")
     else:
         draft.para("We will let you know as soon as they answer.")
     return draft
@@ -340,7 +325,7 @@ def _mentorship_started(n: Notification, cast: _Cast, settings: Settings) -> _Dr
     if not cast.recipient_acted and cast.actor is not None:
         draft.quote(f"A note from {cast.actor.name}:", n.text)
     plan = f"You will check in {_cadence(n.invitation)}"
-    draft.para(f"{plan}; the first check-in is due {format_when(n.at)}." if n.at is not None else f"{plan}.")
+    draft.para(f"{plan}; the first check-in is due {moment(n.at)}." if n.at is not None else f"{plan}.")
     term = _term_sentence(n.invitation)
     if term is not None:
         draft.para(term)
@@ -367,7 +352,7 @@ def _invitation_declined(n: Notification, cast: _Cast, settings: Settings) -> _D
 
 def _invitation_expired(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
     invitee, inviter = cast.invitee, cast.initiator
-    when = f" on {format_when(n.at)}" if n.at is not None else ""
+    when = f" on {moment(n.at)}" if n.at is not None else ""
     if cast.is_initiator:
         draft = _Draft(f"Your invitation to {invitee.name} has expired")
         draft.para(f"{invitee.name} did not answer your mentorship invitation, and it expired{when}.")
@@ -419,7 +404,7 @@ def _number(n: Notification) -> str:
 def _check_in_due(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
     which = _number(n)
     draft = _Draft(f"Time for {which} with {cast.pair}")
-    due = f", due {format_when(n.at)}" if n.at is not None else ""
+    due = f", due {moment(n.at)}" if n.at is not None else ""
     draft.para(f"It's time for {which} with {cast.pair}{due}.")
     if n.missed_in_a_row:
         draft.para(
@@ -435,7 +420,7 @@ def _check_in_due(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
 def _check_in_nudge(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
     which = _number(n)
     draft = _Draft(f"Reminder: {which} with {cast.pair} is waiting")
-    due = f" was due {format_when(n.at)} and" if n.at is not None else ""
+    due = f" was due {moment(n.at)} and" if n.at is not None else ""
     draft.para(f"A friendly reminder: {which} with {cast.pair}{due} has not been recorded yet.")
     draft.para("If you have already met, please record it now; if not, now is a good moment to find a time.")
     draft.links([("Record the check-in", action_link(settings, n, "check_in"))])
@@ -453,7 +438,7 @@ def _at_risk(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
     )
     latest = f"The latest one missed is check-in {n.check_in_number}" if n.check_in_number is not None else ""
     if n.at is not None:
-        latest = f"{latest}, due {format_when(n.at)}" if latest else f"The last missed one was due {format_when(n.at)}"
+        latest = f"{latest}, due {moment(n.at)}" if latest else f"The last missed one was due {moment(n.at)}"
     if latest:
         draft.para(f"{latest}.")
     draft.para("A short word from you may help them get back on track.")
@@ -480,7 +465,7 @@ def _paused(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
         who = f"{cast.actor.name} paused"
     else:
         who = "We paused"
-    until = f" until {format_when(n.at)}" if n.at is not None else ""
+    until = f" until {moment(n.at)}" if n.at is not None else ""
     draft.para(f"{who} {cast.acted_on()}{until}.")
     draft.quote("Your reason:" if cast.recipient_acted else "The reason given:", n.text)
     if n.at is not None:
@@ -501,7 +486,7 @@ def _resumed(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
     if not cast.recipient_acted and cast.actor is not None:
         draft.quote(f"A note from {cast.actor.name}:", n.text)
     if n.at is not None:
-        draft.para(f"The next check-in is due {format_when(n.at)}.")
+        draft.para(f"The next check-in is due {moment(n.at)}.")
     return draft
 
 
@@ -523,7 +508,7 @@ def _withdrawn(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
 
 def _wrap_up(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
     draft = _Draft(f"{_capitalized(cast.the_mentorship())} has come to an end: how did it go?")
-    when = f" on {format_when(n.at)}" if n.at is not None else ""
+    when = f" on {moment(n.at)}" if n.at is not None else ""
     draft.para(f"The planned term of {cast.the_mentorship()} ended{when}. Thank you for taking part!")
     if cast.role is not None:
         draft.para(

@@ -13,30 +13,16 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 
 import uvicorn
 
-import observability
-from api.app import ApiConfigError, create_app
-from config import Settings
+from api.main import ApiConfigError, create_app
+from infra import observability
+from infra.process import probe
+from infra.settings import Settings
 
 log = logging.getLogger("mentorship.api")
-
-
-def probe(settings: Settings, timeout: float = 5.0) -> int:
-    host = settings.mentorship_api_host
-    if host in ("0.0.0.0", "::", ""):
-        host = "127.0.0.1"
-    url = f"http://{'[' + host + ']' if ':' in host else host}:{settings.mentorship_api_port}/readyz"
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return 0 if response.status == 200 else 1
-    except (urllib.error.URLError, OSError) as err:
-        print(f"{url}: {err}", file=sys.stderr)
-        return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -49,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.health:
-        return probe(settings)
+        return probe(settings.mentorship_api_host, settings.mentorship_api_port, "/readyz", show_answer=False)
     # LOG_FORMAT and LOG_LEVEL as for the worker; uvicorn's own loggers go through the same handler.
     observability.configure_logging(settings)
     try:

@@ -9,15 +9,14 @@ recorded, says so and changes nothing.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from activities.messages import format_when
-from api.links import LinkClaims, invitation_stamp
-from workflows.contract import MentorshipStatus, Person, Role, Stage
+from infra.links import LinkClaims
+from workflows.contract import MentorshipStatus, Person, Role, Stage, invitation_stamp
 from workflows.durations import humanize_every
+from workflows.text import escape_html, moment
 
 Tone = Literal["ask", "done", "problem"]
 
@@ -60,21 +59,17 @@ class Page:
     tone: Tone = "problem"
 
 
-def _e(text: str) -> str:
-    return html.escape(text, quote=True)
-
-
 _COLORS = {"ask": "#2563eb", "done": "#15803d", "problem": "#b45309"}
 
 
 def render(page: Page) -> str:
-    parts = [f'<h1 style="font-size:22px;color:{_COLORS[page.tone]}">{_e(page.title)}</h1>']
-    parts += [f"<p>{_e(text)}</p>" for text in page.paragraphs]
+    parts = [f'<h1 style="font-size:22px;color:{_COLORS[page.tone]}">{escape_html(page.title)}</h1>']
+    parts += [f"<p>{escape_html(text)}</p>" for text in page.paragraphs]
     if page.quote is not None:
         label, text = page.quote
-        body = "<br>".join(_e(line) for line in text.splitlines())
+        body = "<br>".join(escape_html(line) for line in text.splitlines())
         parts.append(
-            f"<p>{_e(label)}</p>"
+            f"<p>{escape_html(label)}</p>"
             f'<blockquote style="margin:0 0 16px 0;padding:4px 12px;border-left:3px solid #cbd5e1">{body}</blockquote>'
         )
     if page.form is not None:
@@ -84,7 +79,7 @@ def render(page: Page) -> str:
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         '<meta name="referrer" content="no-referrer">\n'
-        f"<title>{_e(page.title)}</title>\n</head>\n"
+        f"<title>{escape_html(page.title)}</title>\n</head>\n"
         '<body style="font-family:Arial,Helvetica,sans-serif;font-size:16px;line-height:1.5;color:#0f172a;'
         'margin:32px">\n'
         f'<main style="max-width:560px">\n{body}\n'
@@ -96,23 +91,26 @@ def _render_form(form: Form) -> str:
     # No action attribute: the form posts back to the page's own address, which carries the token.
     parts = ['<form method="post">']
     if form.error:
-        parts.append(f'<p role="alert" style="color:#b91c1c">{_e(form.error)}</p>')
+        parts.append(f'<p role="alert" style="color:#b91c1c">{escape_html(form.error)}</p>')
     for item in form.fields:
-        parts.append(f'<p><label for="{_e(item.name)}">{_e(item.label)}</label><br>')
+        parts.append(f'<p><label for="{escape_html(item.name)}">{escape_html(item.label)}</label><br>')
         if item.kind == "text":
             parts.append(
-                f'<textarea id="{_e(item.name)}" name="{_e(item.name)}" rows="4" cols="50" maxlength="2000">'
-                f"{_e(item.value)}</textarea></p>"
+                f'<textarea id="{escape_html(item.name)}" name="{escape_html(item.name)}" rows="4" cols="50" '
+                'maxlength="2000">'
+                f"{escape_html(item.value)}</textarea></p>"
             )
         else:
             options = ['<option value="">(no rating)</option>']
             for number in range(5, 0, -1):
                 selected = " selected" if item.value == str(number) else ""
                 options.append(f'<option value="{number}"{selected}>{number}</option>')
-            parts.append(f'<select id="{_e(item.name)}" name="{_e(item.name)}">{"".join(options)}</select></p>')
+            parts.append(
+                f'<select id="{escape_html(item.name)}" name="{escape_html(item.name)}">{"".join(options)}</select></p>'
+            )
     parts.append(
         '<p><button type="submit" style="padding:8px 16px;border:0;border-radius:4px;background:#2563eb;'
-        f'color:#ffffff;font-size:16px">{_e(form.button)}</button></p>'
+        f'color:#ffffff;font-size:16px">{escape_html(form.button)}</button></p>'
     )
     parts.append("</form>")
     return "\n".join(parts)
@@ -159,8 +157,8 @@ def too_large() -> Page:
 # --- Whether a link still applies -------------------------------------------------------------------------
 
 
-def _when(moment: datetime | None) -> str:
-    return format_when(moment) if moment is not None else "earlier"
+def _when(value: datetime | None) -> str:
+    return moment(value, missing="earlier")
 
 
 def _person(status: MentorshipStatus, participant_id: str) -> Person | None:
@@ -194,7 +192,7 @@ def refusal_for(claims: LinkClaims, status: MentorshipStatus, now: datetime) -> 
         return Page(
             410,
             "This link has expired",
-            [f"It could be used until {format_when(claims.expires_at)}.", NOTHING_CHANGED],
+            [f"It could be used until {moment(claims.expires_at)}.", NOTHING_CHANGED],
         )
     return None
 
@@ -243,7 +241,7 @@ def _check_in_not_open(claims: LinkClaims, status: MentorshipStatus) -> Page | N
         return Page(
             409,
             f"Check-in {number} is already recorded",
-            [f"{by} recorded it on {format_when(recorded.at)}.", _USED],
+            [f"{by} recorded it on {moment(recorded.at)}.", _USED],
         )
     if not status.stage.is_open:
         return Page(409, "The mentorship has ended", [f"It is {status.stage} now.", NOTHING_CHANGED])
@@ -287,7 +285,7 @@ def confirmation(claims: LinkClaims, status: MentorshipStatus, *, values: dict[s
             paragraphs.append("What they would like to focus on: " + ", ".join(inv.focus_areas) + ".")
         paragraphs.append(f"If you accept, you will check in together {humanize_every(inv.check_in_every)}.")
         if status.expires_at is not None:
-            paragraphs.append(f"The invitation is open until {format_when(status.expires_at)}.")
+            paragraphs.append(f"The invitation is open until {moment(status.expires_at)}.")
         quote = ("Their message to you:", inv.message) if inv.message else None
         if claims.a == "accept":
             form = Form(
@@ -307,7 +305,7 @@ def confirmation(claims: LinkClaims, status: MentorshipStatus, *, values: dict[s
     other = inv.person(role.other)
     paragraphs = [hello]
     if status.next_check_in_due is not None:
-        paragraphs.append(f"Check-in {claims.n} with {other.name} is due {format_when(status.next_check_in_due)}.")
+        paragraphs.append(f"Check-in {claims.n} with {other.name} is due {moment(status.next_check_in_due)}.")
     paragraphs.append("Once you have met, record it here; it tells both of you the next one is on its way.")
     form = Form(
         "Record the check-in",
@@ -327,7 +325,7 @@ def done(claims: LinkClaims, status: MentorshipStatus) -> Page:
     other = inv.person(role.other)
     if claims.a == "accept":
         due = status.next_check_in_due
-        first = f" The first check-in is due {format_when(due)}." if due is not None else ""
+        first = f" The first check-in is due {moment(due)}." if due is not None else ""
         return Page(
             200,
             f"You accepted: your mentorship with {other.name} has started",
@@ -336,7 +334,7 @@ def done(claims: LinkClaims, status: MentorshipStatus) -> Page:
         )
     if claims.a == "decline":
         return Page(200, f"You declined {other.name}'s invitation", ["We have let them know."], tone="done")
-    following = f" The next one is due {format_when(status.next_check_in_due)}." if status.next_check_in_due else ""
+    following = f" The next one is due {moment(status.next_check_in_due)}." if status.next_check_in_due else ""
     return Page(200, f"Check-in {claims.n} is recorded", [f"Thank you!{following}"], tone="done")
 
 

@@ -1,20 +1,19 @@
-"""What the benchmark scripts share: child processes (dev server, mail sink, workers) with their CPU time and
-memory read from /proc, latency percentiles, the machine's description, and BENCHMARKS.md's sections.
+"""What the benchmark scripts share: child processes (dev server, mail sink, workers; devtools/processes.py's,
+with their CPU time and memory read from /proc), latency percentiles, the machine's description, and
+BENCHMARKS.md's sections.
 
-Every server listens on 127.0.0.1 only, every child is stopped by the script that started it (by its own pid),
-and nothing is downloaded: the dev server is the `temporal` CLI from the venv.
+Every server listens on 127.0.0.1 only, every child is stopped by the script that started it (its process group),
+and dies with it; nothing is downloaded: the dev server is the `temporal` CLI from the venv.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import os
 import platform
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,83 +23,31 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.api.enums.v1 import EventType
 
-from workflows.search_attributes import SEARCH_ATTRIBUTE_TYPES
+from devtools import processes
+from devtools.mailsink import free_port
+from devtools.processes import ChildProcess, Worker
+from workflows.contract import Invitation
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 TEMPORAL_CLI = BIN / "temporal"
 TEST_SERVER = BIN / "temporal-test-server"
 BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
-# worker.py logs this once it polls (devtools/dev.py waits for the same phrase); bench/worker.py does too.
-READY_MESSAGE = "Worker polling"
 MAIL_FROM = "Mentorships <mentorships@example.org>"
+# The events that close an activity (an email send): none of a history's sends is open once as many closed.
+ACTIVITY_CLOSED = {
+    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
+}
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-# --- /proc --------------------------------------------------------------------------------------------------
-
-
-def _stat_fields(pid: int) -> list[str]:
-    with open(f"/proc/{pid}/stat", encoding="ascii") as file:
-        data = file.read()
-    # The command name (field 2) may hold spaces and parentheses: split after its closing one.
-    return data[data.rindex(")") + 2 :].split()
-
-
-def descendants(pid: int) -> list[int]:
-    """``pid`` and every process below it (the dev server is one Go process, but check rather than assume)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            parent = int(_stat_fields(int(entry))[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        children.setdefault(parent, []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        todo.extend(children.get(current, []))
-    return found
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a live process (its own threads; not its children), in seconds."""
-    fields = _stat_fields(pid)
-    # Fields 14 and 15 of /proc/<pid>/stat (utime, stime), counted from field 3 (the state) here.
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def _status_kib(pid: int, key: str) -> int:
-    with open(f"/proc/{pid}/status", encoding="ascii") as file:
-        for line in file:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return 0
-
-
-def rss_kib(pid: int) -> int:
-    """Resident set size now (VmRSS)."""
-    return _status_kib(pid, "VmRSS")
-
-
-def peak_rss_kib(pid: int) -> int:
-    """Peak resident set size so far (VmHWM)."""
-    return _status_kib(pid, "VmHWM")
+# --- Load ------------------------------------------------------------------------------------------------
 
 
 def loadavg() -> tuple[float, float, float]:
@@ -129,160 +76,86 @@ class LoadWindow:
         return f"{self.start[0]:.2f}→{end[0]:.2f}"
 
 
+# --- Invitations --------------------------------------------------------------------------------------------
+
+MESSAGE = "I would value your guidance on leading a team."
+
+
+def invitation(
+    tag: str | None = None, number: int | None = None, *, coordinator: bool = False, **overrides: Any
+) -> Invitation:
+    """The benchmarks' one invitation: a mentee asks a mentor, with a message and two focus areas.
+
+    Numbered, ``Mentor {number}`` and ``Mentee {number}`` (ids ``mentor-{tag}-{number}``, or ``mentor-{number}``
+    without a tag; addresses ``mentor{number}@example.com``); otherwise Ana Ruiz and Ben Ode (ids ``ana-{tag}``).
+    With ``coordinator``, Cora Lind coordinates. Override any field by name.
+    """
+    suffix = "-".join(str(part) for part in (tag, number) if part is not None)
+
+    def person(base: str, name: str, email: str) -> dict[str, str]:
+        return {"id": f"{base}-{suffix}" if suffix else base, "name": name, "email": email}
+
+    if number is None:
+        data: dict[str, Any] = {
+            "mentor": person("ana", "Ana Ruiz", "ana@example.com"),
+            "mentee": person("ben", "Ben Ode", "ben@example.com"),
+        }
+    else:
+        data = {
+            "mentor": person("mentor", f"Mentor {number}", f"mentor{number}@example.com"),
+            "mentee": person("mentee", f"Mentee {number}", f"mentee{number}@example.com"),
+        }
+    if coordinator:
+        data["coordinator"] = person("cora", "Cora Lind", "cora@example.com")
+    data.update(initiated_by="mentee", message=MESSAGE, focus_areas=["leadership", "feedback"])
+    data.update(overrides)
+    return Invitation.model_validate(data)
+
+
 # --- Child processes ----------------------------------------------------------------------------------------
 
 
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment for a child: ours without Temporal, mail or encryption settings, plus ``extra``.
+    """The environment for a child: ours without Temporal's or the project's settings, plus ``extra``.
 
     Workers run in a scratch directory (no .env there), so the variables given here are their whole
     configuration; PYTHONPATH lets them import ``bench``.
     """
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("TEMPORAL_", "MENTORSHIP_", "SMTP_", "MAIL_", "CODEC_"))
-        and key not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")
-    }
+    env = processes.child_env()
+    for name in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX"):
+        env.pop(name, None)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     env.update(extra or {})
     return env
 
 
-class Child:
-    """A child process with its output in a log file; CPU and memory read from /proc while it lives."""
-
-    def __init__(self, name: str, argv: Sequence[str], log_dir: Path, env: dict[str, str], cwd: Path) -> None:
-        self.name = name
-        self.argv = list(argv)
-        self.log = log_dir / f"{name}.log"
-        self.env = env
-        self.cwd = cwd
-        self.process: asyncio.subprocess.Process | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None, f"{self.name} is not started"
-        return self.process.pid
-
-    async def start(self) -> None:
-        with self.log.open("wb") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                *self.argv,
-                cwd=self.cwd,
-                env=self.env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-            )
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-    async def wait_for_log(self, phrase: str, within: float = 60.0) -> None:
-        deadline = time.monotonic() + within
-        while phrase not in self.log_text():
-            if self.process is None or self.process.returncode is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{self.name} did not get ready; its log:\n{self.log_text()[-4000:]}")
-            await asyncio.sleep(0.05)
-
-    def cpu(self) -> float:
-        """CPU seconds of the process and anything it started."""
-        total = 0.0
-        for pid in descendants(self.pid):
-            with contextlib.suppress(OSError):
-                total += cpu_seconds(pid)
-        return total
-
-    def rss_kib(self) -> int:
-        total = 0
-        for pid in descendants(self.pid):
-            with contextlib.suppress(OSError):
-                total += rss_kib(pid)
-        return total
-
-    def peak_rss_kib(self) -> int:
-        return peak_rss_kib(self.pid)
-
-    async def stop(self, within: float = 60.0) -> int | None:
-        """SIGTERM, then SIGKILL after ``within`` seconds; the exit code."""
-        if self.process is None:
-            return None
-        if self.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.process.wait(), timeout=within)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    self.process.kill()
-                await self.process.wait()
-        return self.process.returncode
-
-
-class DevServer(Child):
+class DevServer(processes.DevServer):
     """``temporal server start-dev``, headless, on loopback, SQLite in memory (or in ``db_file``), with the
-    project's search attributes registered."""
+    project's search attributes registered; its log in ``log_dir``."""
 
     def __init__(self, log_dir: Path, db_file: Path | None = None, dynamic_config: dict[str, str] | None = None):
-        self.port = free_port()
-        argv = [
-            str(TEMPORAL_CLI),
-            "server",
-            "start-dev",
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--headless",
-            "--log-level",
-            "warn",
-        ]
-        for name, kind in SEARCH_ATTRIBUTE_TYPES.items():
-            argv += ["--search-attribute", f"{name}={kind}"]
-        if db_file is not None:
-            argv += ["--db-filename", str(db_file)]
-        for key, value in (dynamic_config or {}).items():
-            argv += ["--dynamic-config-value", f"{key}={value}"]
-        super().__init__("dev-server", argv, log_dir, child_env(), log_dir)
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        await super().start()
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                client = await self.client()
-                await client.count_workflows()
-                return
-            except Exception:
-                if self.process is None or self.process.returncode is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the dev server did not start; its log:\n{self.log_text()[-4000:]}") from None
-                await asyncio.sleep(0.2)
-
-    async def client(self) -> Client:
-        return await Client.connect(self.address, data_converter=pydantic_data_converter)
+        super().__init__(
+            name="dev-server",
+            log=log_dir / "dev-server.log",
+            db_file=db_file,
+            dynamic_config=dynamic_config,
+            env=child_env(),
+        )
 
 
-class SinkProcess(Child):
+class SinkProcess(ChildProcess):
     """The project's mail sink (devtools/mailsink.py, aiosmtpd) in its own process: see bench/sink.py."""
 
     def __init__(self, log_dir: Path, *, keep: bool = False) -> None:
         self.port = free_port()
         argv = [sys.executable, "-m", "bench.sink", "--port", str(self.port)] + (["--keep"] if keep else [])
-        super().__init__("mail-sink", argv, log_dir, child_env(), ROOT)
+        super().__init__("mail-sink", argv, env=child_env(), log=log_dir / "mail-sink.log", ready="sink ready")
         self._read_to = 0
         self._delivered = 0
 
-    async def start(self) -> None:
-        await super().start()
-        await self.wait_for_log("sink ready")
-
     def delivered(self) -> int:
         """Messages accepted, as the sink last reported (twice a second while it runs; exactly once stopped)."""
+        assert self.log is not None
         with self.log.open("rb") as log:
             log.seek(self._read_to)
             chunk = log.read()
@@ -329,7 +202,7 @@ def _bytecode_vars(choice: str, prefix: Path) -> dict[str, str]:
     return env
 
 
-class WorkerProcess(Child):
+class WorkerProcess(Worker):
     """A worker in its own process, configured by environment only (as deployed), in a scratch directory.
 
     ``argv`` is ``[sys.executable, "worker.py"]`` for the project's worker exactly as deployed, or
@@ -349,46 +222,35 @@ class WorkerProcess(Child):
         bytecode: str = DEFAULT_BYTECODE,
         extra_env: dict[str, str] | None = None,
     ) -> None:
-        env = child_env(
-            {
-                "TEMPORAL_ADDRESS": address,
-                "TEMPORAL_NAMESPACE": "default",
-                "MENTORSHIP_TASK_QUEUE": task_queue,
-                "SMTP_HOST": "127.0.0.1",
-                "SMTP_PORT": str(smtp_port),
-                "MAIL_FROM": MAIL_FROM,
-                **bytecode_env(bytecode, log_dir),
-                **(extra_env or {}),
-            }
+        env = processes.worker_env(
+            address,
+            task_queue=task_queue,
+            smtp=(processes.HOST, smtp_port),
+            base=child_env(),
+            drop=(),
+            MAIL_FROM=MAIL_FROM,
+            **bytecode_env(bytecode, log_dir),
+            **(extra_env or {}),
         )
         scratch = log_dir / f"{name}-cwd"
         scratch.mkdir(exist_ok=True)
-        super().__init__(name, argv, log_dir, env, scratch)
-
-    async def start(self) -> None:
-        await super().start()
-        await self.wait_for_log(READY_MESSAGE)
+        super().__init__(name, env=env, log=log_dir / f"{name}.log", argv=argv, cwd=scratch)
 
 
-class PySpy(Child):
+class PySpy(ChildProcess):
     """``py-spy record`` on a live process, as raw collapsed stacks (only samples holding the GIL: Python CPU).
 
-    Stopped with SIGINT, on which py-spy writes its file. py-spy is a dev tool: ``pip install py-spy``.
+    Stopped with SIGINT, on which py-spy writes its file (SIGKILL if it has not within a minute). py-spy is a dev
+    tool: ``pip install py-spy``.
     """
 
-    def __init__(self, target: Child, output: Path, rate: int = 200) -> None:
-        self.output = output
+    def __init__(self, target: ChildProcess, output: Path, rate: int = 200) -> None:
+        self.profile = output
         argv = [str(BIN / "py-spy"), "record", "-p", str(target.pid), "-f", "raw", "-o", str(output)]
         argv += ["-r", str(rate), "--gil", "--nonblocking"]
-        super().__init__(f"py-spy-{output.stem}", argv, output.parent, child_env(), output.parent)
-
-    async def stop(self, within: float = 60.0) -> int | None:
-        if self.process is not None and self.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.send_signal(signal.SIGINT)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.process.wait(), timeout=within)
-        return await super().stop(within)
+        name = f"py-spy-{output.stem}"
+        super().__init__(name, argv, env=child_env(), cwd=output.parent, log=output.parent / f"{name}.log")
+        self.stop_signal = signal.SIGINT
 
 
 def deployed_worker_argv() -> list[str]:
@@ -403,14 +265,14 @@ class Processes:
     """Children stopped in reverse order of start, whatever happens."""
 
     def __init__(self) -> None:
-        self.children: list[Child] = []
+        self.children: list[ChildProcess] = []
 
-    async def start(self, child: Child) -> Child:
+    async def start(self, child: ChildProcess) -> ChildProcess:
         self.children.append(child)
         await child.start()
         return child
 
-    async def stop(self, child: Child) -> int | None:
+    async def stop(self, child: ChildProcess) -> int | None:
         code = await child.stop()
         if child in self.children:
             self.children.remove(child)
@@ -431,8 +293,8 @@ class Processes:
 class CpuMeter:
     """CPU seconds used by some processes (and this one) between ``start()`` and ``stop()``."""
 
-    def __init__(self, processes: dict[str, Child]) -> None:
-        self.processes = processes
+    def __init__(self, children: dict[str, ChildProcess]) -> None:
+        self.processes = children
         self.before: dict[str, float] = {}
         self.used: dict[str, float] = {}
         self.started = 0.0

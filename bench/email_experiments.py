@@ -1,7 +1,7 @@
 """The email activity as it was before it reused connections and built messages with compat32, to measure the
 change against (bench/email_throughput.py, and the lifecycle with ``+before``).
 
-``PerMessageMailer`` is ``activities.email.Mailer`` with the former ``build_message`` (``EmailMessage`` with
+``PerMessageMailer`` is ``activities.mailer.Mailer`` with the former ``build_message`` (``EmailMessage`` with
 ``policy.default``: every header parsed and refolded as an object) and the former send (a new connection for
 every message: connect, EHLO, send, QUIT, as ``aiosmtplib.send`` does). Everything else (rendering, the
 Message-ID, the classification of failures) is the deployed activity's. Not deployed.
@@ -16,7 +16,7 @@ from email.utils import format_datetime
 
 from temporalio import activity
 
-from activities.email import Mailer
+from activities.mailer import Mailer
 from activities.messages import render
 from workflows.contract import SEND_NOTIFICATION, Notification, SendReceipt
 

@@ -38,12 +38,13 @@ from pathlib import Path
 import aiosmtplib
 from temporalio.testing import ActivityEnvironment
 
-from activities.email import Mailer
+from activities.mailer import Mailer
 from bench.common import (
     MAIL_FROM,
     LoadWindow,
     Processes,
     SinkProcess,
+    invitation,
     load_text,
     machine,
     now_text,
@@ -51,8 +52,8 @@ from bench.common import (
     write_section,
 )
 from bench.email_experiments import PerMessageMailer
-from config import Settings
-from workflows.contract import Invitation, Notice, Notification, Role
+from infra.settings import Settings
+from workflows.contract import Notice, Notification, Role
 
 ACTIVITY = "activity, as deployed (ActivityEnvironment)"
 RAW_SEND = "raw aiosmtplib.send(), a connection per message"
@@ -65,15 +66,7 @@ def notifications(n: int) -> list[Notification]:
     at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
     out: list[Notification] = []
     for i in range(n // 5 + 1):
-        inv = Invitation.model_validate(
-            {
-                "mentor": {"id": f"mentor-{i}", "name": f"Mentor {i}", "email": f"mentor{i}@example.com"},
-                "mentee": {"id": f"mentee-{i}", "name": f"Mentee {i}", "email": f"mentee{i}@example.com"},
-                "initiated_by": "mentee",
-                "message": "I would value your guidance on leading a team.",
-                "focus_areas": ["leadership", "feedback"],
-            }
-        )
+        inv = invitation(number=i)
         wid = f"mentorship-mentor-{i}--mentee-{i}"
         common = {"workflow_id": wid, "mentorship_key": f"{wid}.20261201T090000Z", "invitation": inv}
         mix = [

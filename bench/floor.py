@@ -31,9 +31,9 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.contract import SEND_NOTIFICATION
+    from workflows.contract import SEND_NOTIFICATION, mentorship_key
     from workflows.durations import parse_duration
-    from workflows.mentorship import EMAIL_GIVE_UP_AFTER, EMAIL_RETRY
+    from workflows.mentorship import EMAIL_ATTEMPT_TIMEOUT, EMAIL_GIVE_UP_AFTER, EMAIL_RETRY
 
 FLOOR_WORKFLOW_TYPE = "MentorshipFloor"
 _NOT_INVITATION = ("carried", "history_event_limit")
@@ -50,7 +50,7 @@ class Floor:
         self._invitation: dict[str, Any] = {k: v for k, v in raw.items() if k not in _NOT_INVITATION}
         self._workflow_id = workflow.info().workflow_id
         self._invited_at = workflow.now()
-        self._key = f"{self._workflow_id}.{self._invited_at.strftime('%Y%m%dT%H%M%SZ')}"
+        self._key = mentorship_key(self._workflow_id, self._invited_at)
         self._initiator: str = raw["initiated_by"]
         self._expires_at = self._after("respond_within", self._invited_at)
         self._reminders = 0
@@ -190,7 +190,7 @@ class Floor:
             await workflow.execute_activity(
                 SEND_NOTIFICATION,
                 notification,
-                start_to_close_timeout=timedelta(minutes=1),
+                start_to_close_timeout=EMAIL_ATTEMPT_TIMEOUT,
                 schedule_to_close_timeout=EMAIL_GIVE_UP_AFTER,
                 retry_policy=EMAIL_RETRY,
             )

@@ -39,14 +39,15 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-import starter
+import mentorship_client
+from bench import common
 from bench import worker as bench_worker
 from bench.common import MAIL_FROM, TEST_SERVER, LoadWindow, load_text, machine, now_text, table, write_section
 from bench.floor import FLOOR_WORKFLOW_TYPE
-from config import Settings
 from devtools.mailsink import MailSink
-from temporal_client import ensure_search_attributes
-from workflows.contract import Invitation, MentorshipInput, workflow_id_for
+from infra.settings import Settings
+from infra.temporal import ensure_search_attributes
+from workflows.contract import MentorshipInput, workflow_id_for
 
 MENTORSHIP = "Mentorship"
 FLOOR = "floor"
@@ -55,24 +56,6 @@ SECOND = timedelta(seconds=1)
 YEAR = 365 * DAY
 
 _OPEN_TASK = {EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED}
-_ACTIVITY_CLOSED = {
-    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
-    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
-    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
-    EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
-}
-
-
-def invitation(tag: str) -> Invitation:
-    return Invitation.model_validate(
-        {
-            "mentor": {"id": f"ana-{tag}", "name": "Ana Ruiz", "email": "ana@example.com"},
-            "mentee": {"id": f"ben-{tag}", "name": "Ben Ode", "email": "ben@example.com"},
-            "initiated_by": "mentee",
-            "message": "I would value your guidance on leading a team.",
-            "focus_areas": ["leadership", "feedback"],
-        }
-    )
 
 
 @dataclass
@@ -107,7 +90,7 @@ class Driver:
         self.env = env
         self.kind = kind
         self.task_queue = task_queue
-        self.inv = invitation(f"{kind.lower()}-{uuid.uuid4().hex[:6]}")
+        self.inv = common.invitation(f"{kind.lower()}-{uuid.uuid4().hex[:6]}")
         self.workflow_id = ""
 
     @property
@@ -122,7 +105,7 @@ class Driver:
         for _ in range(3000):
             events = (await self.history()).events
             scheduled = sum(1 for e in events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
-            closed = sum(1 for e in events if e.event_type in _ACTIVITY_CLOSED)
+            closed = sum(1 for e in events if e.event_type in common.ACTIVITY_CLOSED)
             if scheduled == closed and events[-1].event_type not in _OPEN_TASK:
                 return len(events)
             await asyncio.sleep(0.01)
@@ -138,7 +121,9 @@ class Driver:
 
     async def invite(self) -> None:
         if self.kind == MENTORSHIP:
-            self.workflow_id = (await starter.invite(self.client, self.inv, task_queue=self.task_queue)).workflow_id
+            self.workflow_id = (
+                await mentorship_client.invite(self.client, self.inv, task_queue=self.task_queue)
+            ).workflow_id
             return
         self.workflow_id = "floor-" + workflow_id_for(self.inv.mentor.id, self.inv.mentee.id)
         operation: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
@@ -153,7 +138,7 @@ class Driver:
 
     async def act(self, action: str, payload: dict[str, Any]) -> None:
         if self.kind == MENTORSHIP:
-            await starter.act(self.client, self.workflow_id, action, payload)
+            await mentorship_client.act(self.client, self.workflow_id, action, payload)
         else:
             await self.client.get_workflow_handle(self.workflow_id).execute_update(action, payload)
 

@@ -1,7 +1,7 @@
 """How big does a mentorship's history get over years, and how often does it continue as new?
 
-    .venv/bin/python bench/history_size.py              # 3 years, then again with --limit 200
-    .venv/bin/python bench/history_size.py --years 5 --limit 500 --seed 1
+    .venv/bin/python -m bench.history_size              # 3 years, then again with --limit 200
+    .venv/bin/python -m bench.history_size --years 5 --limit 500 --seed 1
 
 On the time-skipping test server (years pass in seconds) with the project's own worker and an in-process mail
 sink, one mentorship runs for ``--years`` of biweekly check-ins with a seeded, realistic mix: most check-ins
@@ -33,10 +33,11 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-import starter
-from config import Settings
+import mentorship_client
+from bench.common import ACTIVITY_CLOSED, invitation
 from devtools.mailsink import MailSink
-from temporal_client import ensure_search_attributes
+from infra.settings import Settings
+from infra.temporal import ensure_search_attributes
 from worker import build_worker
 from workflows.contract import Invitation, MentorshipStatus, Stage
 
@@ -48,12 +49,6 @@ _OPEN_WORKFLOW_TASK = {
     EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
     EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
-}
-_ACTIVITY_CLOSED = {
-    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
-    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
-    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
-    EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
 }
 
 
@@ -98,14 +93,14 @@ class Driver:
         for _ in range(2000):
             history = await self.client.get_workflow_handle(workflow_id).fetch_history()
             scheduled = sum(1 for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
-            closed = sum(1 for e in history.events if e.event_type in _ACTIVITY_CLOSED)
+            closed = sum(1 for e in history.events if e.event_type in ACTIVITY_CLOSED)
             if scheduled == closed and history.events[-1].event_type not in _OPEN_WORKFLOW_TASK:
                 return
             await asyncio.sleep(0.02)
         raise TimeoutError(f"{workflow_id} never settled")
 
     async def status(self, workflow_id: str) -> MentorshipStatus:
-        return await starter.status(self.client, workflow_id)
+        return await mentorship_client.status(self.client, workflow_id)
 
     async def until(
         self, workflow_id: str, predicate: Callable[[MentorshipStatus], bool], what: str
@@ -129,9 +124,11 @@ class Driver:
 
     async def run(self, invitation: Invitation, years: int, limit: int | None) -> str:
         mentor, mentee = invitation.mentor.id, invitation.mentee.id
-        current = await starter.invite(self.client, invitation, task_queue=self.task_queue, history_event_limit=limit)
+        current = await mentorship_client.invite(
+            self.client, invitation, task_queue=self.task_queue, history_event_limit=limit
+        )
         wid = current.workflow_id
-        await starter.send(self.client, wid, "accept", {"by": mentor, "note": "Glad to"})
+        await mentorship_client.send(self.client, wid, "accept", {"by": mentor, "note": "Glad to"})
         active = await self.until(wid, lambda s: s.stage is Stage.ACTIVE, "acceptance")
         assert active.accepted_at is not None
         end = active.accepted_at + years * YEAR
@@ -147,7 +144,9 @@ class Driver:
                 # Three weeks off, announced a little before the check-in falls due.
                 await self.skip(wid, wait - 2 * DAY)
                 until = await self.now() + 21 * DAY
-                await starter.send(self.client, wid, "pause", {"by": who, "reason": "holidays", "until": until})
+                await mentorship_client.send(
+                    self.client, wid, "pause", {"by": who, "reason": "holidays", "until": until}
+                )
                 await self.until(wid, lambda s: s.stage is Stage.PAUSED, "pause")
                 await self.skip(wid, until - await self.now() + timedelta(hours=1))
                 await self.until(wid, lambda s: s.stage is Stage.ACTIVE, "resume")
@@ -166,9 +165,9 @@ class Driver:
             else:  # the day after the reminder
                 await self.skip(wid, wait + 1 * DAY)
             rating = self.rng.randint(3, 5)
-            await starter.send(self.client, wid, "check_in", {"by": who, "note": "met", "rating": rating})
+            await mentorship_client.send(self.client, wid, "check_in", {"by": who, "note": "met", "rating": rating})
             await self.until(wid, lambda s, c=cycle: s.cycle == c + 1 and s.stage is Stage.ACTIVE, "check-in")  # type: ignore[misc]
-        await starter.send(self.client, wid, "withdraw", {"by": mentor, "reason": "the bench is over"})
+        await mentorship_client.send(self.client, wid, "withdraw", {"by": mentor, "reason": "the bench is over"})
         await self.until(wid, lambda s: not s.stage.is_open, "the end")
         return wid
 
@@ -200,24 +199,11 @@ async def running_worker(client: Client, sink: MailSink) -> AsyncIterator[str]:
         yield task_queue
 
 
-def invitation(tag: str) -> Invitation:
-    return Invitation.model_validate(
-        {
-            "mentor": {"id": f"ana-{tag}", "name": "Ana Ruiz", "email": "ana@example.com"},
-            "mentee": {"id": f"ben-{tag}", "name": "Ben Ode", "email": "ben@example.com"},
-            "coordinator": {"id": f"cora-{tag}", "name": "Cora Lind", "email": "cora@example.com"},
-            "initiated_by": "mentee",
-            "message": "I would value your guidance on leading a team.",
-            "focus_areas": ["leadership", "feedback"],
-        }
-    )
-
-
 async def measure(env: WorkflowEnvironment, label: str, years: int, limit: int | None, seed: int) -> Figures:
     started = time.perf_counter()
     async with MailSink(port=0) as sink, running_worker(env.client, sink) as task_queue:
         driver = Driver(env, sink, task_queue, random.Random(seed))
-        wid = await driver.run(invitation(f"{label.split()[0]}{limit or 0}"), years, limit)
+        wid = await driver.run(invitation(f"{label.split()[0]}{limit or 0}", coordinator=True), years, limit)
         runs = await driver.chain(wid)
         final = await driver.status(wid)
         emails = len(sink.messages)

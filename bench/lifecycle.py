@@ -33,11 +33,10 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
-import starter
+import mentorship_client
 from bench.common import (
     BYTECODE_CHOICES,
     DEFAULT_BYTECODE,
-    Child,
     CpuMeter,
     DevServer,
     LoadWindow,
@@ -47,6 +46,7 @@ from bench.common import (
     WorkerProcess,
     bench_worker_argv,
     deployed_worker_argv,
+    invitation,
     load_text,
     machine,
     ms,
@@ -58,6 +58,7 @@ from bench.common import (
 from bench.email_experiments import MAILERS
 from bench.floor import FLOOR_WORKFLOW_TYPE
 from bench.variants import VARIANTS
+from devtools.processes import ChildProcess
 from workflows.contract import (
     AcceptInput,
     CheckInInput,
@@ -71,26 +72,13 @@ from workflows.contract import (
 MENTORSHIP = "Mentorship"
 FLOOR = "floor"
 EMAILS_PER_MENTORSHIP = 5
-TIMINGS = {
+TIMINGS: dict[str, Any] = {
     "remind_after": "PT10M",
     "invitation_reminders": 2,
     "respond_within": "PT1H",
     "check_in_every": "PT30M",
     "check_in_grace": "PT5M",
 }
-
-
-def invitation(tag: str, i: int) -> Invitation:
-    return Invitation.model_validate(
-        {
-            "mentor": {"id": f"mentor-{tag}-{i}", "name": f"Mentor {i}", "email": f"mentor{i}@example.com"},
-            "mentee": {"id": f"mentee-{tag}-{i}", "name": f"Mentee {i}", "email": f"mentee{i}@example.com"},
-            "initiated_by": "mentee",
-            "message": "I would value your guidance on leading a team.",
-            "focus_areas": ["leadership", "feedback"],
-            **TIMINGS,
-        }
-    )
 
 
 # --- The two kinds of workflow, driven the same way ---------------------------------------------------------
@@ -132,7 +120,7 @@ def _slug(kind: str) -> str:
 async def invite(kind: str, client: Client, inv: Invitation, task_queue: str) -> str:
     """Update-with-start ``invite``; the workflow id."""
     if not is_floor(kind):
-        current = await starter.invite(client, inv, task_queue=task_queue)
+        current = await mentorship_client.invite(client, inv, task_queue=task_queue)
         assert current.stage is Stage.INVITED, current.stage
         return current.workflow_id
     workflow_id = "floor-" + workflow_id_for(inv.mentor.id, inv.mentee.id).removeprefix("mentorship-")
@@ -150,7 +138,7 @@ async def invite(kind: str, client: Client, inv: Invitation, task_queue: str) ->
 
 async def update(kind: str, client: Client, workflow_id: str, action: str, payload: Any) -> None:
     if not is_floor(kind):
-        await starter.act(client, workflow_id, action, payload)  # validated, answers the status
+        await mentorship_client.act(client, workflow_id, action, payload)  # validated, answers the status
     else:
         await client.get_workflow_handle(workflow_id).execute_update(action, payload)
 
@@ -174,7 +162,7 @@ async def drive(kind: str, client: Client, task_queue: str, tag: str, n: int, co
     done: list[asyncio.Task[Any]] = []
 
     async def one(i: int) -> None:
-        inv = invitation(tag, i)
+        inv = invitation(tag, i, **TIMINGS)
         mentor, mentee = inv.mentor.id, inv.mentee.id
         steps: list[tuple[str, Any]] = [
             ("accept", AcceptInput(by=mentor, note="Glad to")),
@@ -200,7 +188,13 @@ async def drive(kind: str, client: Client, task_queue: str, tag: str, n: int, co
 
 
 async def measure(
-    kind: str, client: Client, task_queue: str, n: int, concurrency: int, meter_over: dict[str, Child], workers: int
+    kind: str,
+    client: Client,
+    task_queue: str,
+    n: int,
+    concurrency: int,
+    meter_over: dict[str, ChildProcess],
+    workers: int,
 ) -> Round:
     out = Round(kind, workers, n, concurrency)
     meter = CpuMeter(meter_over)
@@ -298,7 +292,7 @@ async def run(
                     order = kinds if r % 2 == 0 else kinds[::-1]
                     for kind in order:
                         share = n // rounds + (1 if r < n % rounds else 0)
-                        meter_over: dict[str, Child] = {"server": server, "mail sink": sink}
+                        meter_over: dict[str, ChildProcess] = {"server": server, "mail sink": sink}
                         meter_over.update({f"worker {w}": proc for w, proc in enumerate(pools[kind])})
                         spies = []
                         for w, proc in enumerate(pools[kind] if profile else []):

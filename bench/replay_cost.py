@@ -50,7 +50,7 @@ from bench.common import (
 )
 from bench.floor import Floor
 from bench.variants import VARIANTS
-from config import Settings
+from infra.settings import Settings
 from workflows.mentorship import Mentorship
 
 # Variants that issue the Mentorship's very commands (no-search-attributes does not: it upserts nothing).

@@ -15,9 +15,9 @@ itself, its cache bound set by WORKER_MAX_CACHED_WORKFLOWS (default 1,000, the S
    next timer of each is its first check-in, 14 days away;
 2. **held**: with all of them waiting on their timers, the worker's and the server's resident memory (VmRSS,
    and the peak VmHWM), and CPU over ``--idle`` seconds of waiting;
-3. **update latency while they wait**: ``--probes`` ``check_in`` updates (``starter.act``), one at a time, each
-   to a different mentorship picked at random: with the cache bound below ``-n`` most of them are not cached
-   and are replayed from their history first.
+3. **update latency while they wait**: ``--probes`` ``check_in`` updates (``mentorship_client.act``), one at a
+   time, each to a different mentorship picked at random: with the cache bound below ``-n`` most of them are not
+   cached and are replayed from their history first.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
-import starter
+import mentorship_client
 from bench.common import (
     BYTECODE_CHOICES,
     DEFAULT_BYTECODE,
@@ -46,6 +46,7 @@ from bench.common import (
     WorkerProcess,
     bench_worker_argv,
     deployed_worker_argv,
+    invitation,
     load_text,
     machine,
     ms,
@@ -55,24 +56,12 @@ from bench.common import (
     write_section,
 )
 from bench.variants import VARIANTS
-from config import Settings
+from infra.settings import Settings
 from workflows.contract import AcceptInput, CheckInInput, Invitation, MentorshipInput, Stage, workflow_id_for
 from workflows.mentorship import Mentorship
 
 SDK_DEFAULT_CACHE = 1000
 EMAILS_PER_START = 4
-
-
-def invitation(tag: str, i: int) -> Invitation:
-    return Invitation.model_validate(
-        {
-            "mentor": {"id": f"mentor-{tag}-{i}", "name": f"Mentor {i}", "email": f"mentor{i}@example.com"},
-            "mentee": {"id": f"mentee-{tag}-{i}", "name": f"Mentee {i}", "email": f"mentee{i}@example.com"},
-            "initiated_by": "mentee",
-            "message": "I would value your guidance on leading a team.",
-            "focus_areas": ["leadership", "feedback"],
-        }
-    )
 
 
 @dataclass
@@ -122,8 +111,8 @@ async def start_all(
                 task_queue=task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-                static_summary=starter.summary_for(inv),
-                static_details=starter.details_for(inv),
+                static_summary=mentorship_client.summary_for(inv),
+                static_details=mentorship_client.details_for(inv),
                 start_signal="accept",
                 start_signal_args=[AcceptInput(by=inv.mentor.id, note="Glad to")],
             )
@@ -219,7 +208,7 @@ async def run_one(
             out.probe_load = LoadWindow()
             for inv in random.Random(seed).sample(invitations, min(probes, n)):
                 started = time.perf_counter()
-                current = await starter.act(
+                current = await mentorship_client.act(
                     client,
                     workflow_id_for(inv.mentor.id, inv.mentee.id),
                     "check_in",

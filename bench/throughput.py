@@ -1,13 +1,14 @@
 """How many mentorships a single worker starts and drives per second, on the real dev server.
 
-    .venv/bin/python bench/throughput.py                  # 200 mentorships, 16 at a time
-    .venv/bin/python bench/throughput.py -n 500 --concurrency 32
+    .venv/bin/python -m bench.throughput                  # 200 mentorships, 16 at a time
+    .venv/bin/python -m bench.throughput -n 500 --concurrency 32
 
 Starts the Temporal dev server (the ``temporal`` CLI from the venv, in memory, on 127.0.0.1, custom search
 attributes registered), an in-process mail sink, and the worker as deployed (``worker.py`` in its own process,
 configured by environment). Then, with at most ``--concurrency`` calls in flight:
 
-1. invites ``-n`` pairs with ``starter.invite`` (update-with-start: starts the workflow, answers the status);
+1. invites ``-n`` pairs with ``mentorship_client.invite`` (update-with-start: starts the workflow, answers the
+   status);
 2. accepts each with the ``accept`` update;
 3. records a check-in on each with the ``check_in`` update;
 
@@ -22,7 +23,6 @@ import argparse
 import asyncio
 import os
 import resource
-import signal
 import statistics
 import sys
 import tempfile
@@ -34,17 +34,13 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
-import starter
-import workflows.search_attributes
+import mentorship_client
+from bench.common import invitation
 from devtools.mailsink import MailSink
-from worker import READY_MESSAGE
-from workflows.contract import Invitation, Stage, workflow_id_for
+from devtools.processes import DevServer, Worker, worker_env
+from workflows.contract import Stage, workflow_id_for
 
-ROOT = Path(__file__).resolve().parent.parent
-TEMPORAL_CLI = Path(sys.executable).parent / "temporal"
 EMAILS_PER_MENTORSHIP = 4  # invitation + confirmation to the initiator, then a welcome to each
 
 
@@ -64,18 +60,6 @@ class Phase:
         return statistics.quantiles(self.latencies, n=100, method="inclusive")[p - 1]
 
 
-def invitation(i: int) -> Invitation:
-    return Invitation.model_validate(
-        {
-            "mentor": {"id": f"mentor-{i}", "name": f"Mentor {i}", "email": f"mentor{i}@example.com"},
-            "mentee": {"id": f"mentee-{i}", "name": f"Mentee {i}", "email": f"mentee{i}@example.com"},
-            "initiated_by": "mentee",
-            "message": "I would value your guidance on leading a team.",
-            "focus_areas": ["leadership"],
-        }
-    )
-
-
 async def run_phase(name: str, n: int, concurrency: int, call: Callable[[int], Awaitable[Any]]) -> Phase:
     phase = Phase(name)
     gate = asyncio.Semaphore(concurrency)
@@ -92,95 +76,57 @@ async def run_phase(name: str, n: int, concurrency: int, call: Callable[[int], A
     return phase
 
 
-class WorkerProcess:
-    """``worker.py`` as deployed, in a child process, configured by environment only."""
-
-    def __init__(self, address: str, task_queue: str, sink: MailSink, workdir: Path) -> None:
-        self.log = workdir / "worker.log"
-        self.env = {
-            **os.environ,
-            "TEMPORAL_ADDRESS": address,
-            "TEMPORAL_NAMESPACE": "default",
-            "MENTORSHIP_TASK_QUEUE": task_queue,
-            "SMTP_HOST": sink.host,
-            "SMTP_PORT": str(sink.port),
-            "MAIL_FROM": "Mentorships <mentorships@example.org>",
-        }
-        self.workdir = workdir  # no .env there: the environment above is the whole configuration
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def start(self, within: float = 60.0) -> None:
-        with self.log.open("wb") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                str(ROOT / "worker.py"),
-                cwd=self.workdir,
-                env=self.env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-            )
-        deadline = time.monotonic() + within
-        while READY_MESSAGE not in self.log.read_text(errors="replace"):
-            if self.process.returncode is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the worker did not start; its log:\n{self.log.read_text(errors='replace')}")
-            await asyncio.sleep(0.1)
-
-    async def stop(self) -> int:
-        """SIGTERM (a graceful stop, as in a deploy); the worker's peak RSS in KiB, from getrusage."""
-        assert self.process is not None
-        if self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.process.wait(), timeout=60)
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
-        # The dev server, this process's other child, is still running: only the worker has been waited for.
-        return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def worker_process(address: str, task_queue: str, sink: MailSink, workdir: Path) -> Worker:
+    """``worker.py`` as deployed, in a child process, configured by environment only (in ``workdir``: no .env
+    there, so the environment is the whole configuration)."""
+    env = worker_env(
+        address, task_queue=task_queue, smtp=(sink.host, sink.port), MAIL_FROM="Mentorships <mentorships@example.org>"
+    )
+    return Worker(env=env, log=workdir / "worker.log", cwd=workdir)
 
 
 async def bench(n: int, concurrency: int) -> dict[str, Any]:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(TEMPORAL_CLI),
-        data_converter=pydantic_data_converter,
-        search_attributes=workflows.search_attributes.ALL_KEYS,
-    )
-    try:
-        client: Client = env.client
-        address = client.service_client.config.target_host
-        task_queue = f"bench-{uuid.uuid4().hex[:8]}"
-        with tempfile.TemporaryDirectory(prefix="mentorship-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="mentorship-bench-") as tmp:
+        server = DevServer(log=Path(tmp) / "dev-server.log")
+        await server.start()
+        try:
+            client = await server.client()
+            task_queue = f"bench-{uuid.uuid4().hex[:8]}"
             async with MailSink(port=0) as sink:
-                worker = WorkerProcess(address, task_queue, sink, Path(tmp))
+                worker = worker_process(server.address, task_queue, sink, Path(tmp))
                 await worker.start()
                 try:
                     figures = await drive(client, task_queue, sink, n, concurrency)
                 finally:
-                    figures_rss = await worker.stop()
-        figures["worker_peak_rss_kib"] = figures_rss
-        figures["bench_peak_rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        figures["server"] = address
-        return figures
-    finally:
-        await env.shutdown()
+                    # SIGTERM (a graceful stop, as in a deploy), then its peak RSS in KiB, from getrusage: the dev
+                    # server, this process's other child, is still running; only the worker has been waited for.
+                    await worker.stop()
+                    figures_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        finally:
+            await server.stop()
+    figures["worker_peak_rss_kib"] = figures_rss
+    figures["bench_peak_rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    figures["server"] = server.address
+    return figures
 
 
 async def drive(client: Client, task_queue: str, sink: MailSink, n: int, concurrency: int) -> dict[str, Any]:
-    invitations = [invitation(i) for i in range(n)]
+    invitations = [invitation(number=i, focus_areas=["leadership"]) for i in range(n)]
     ids = [workflow_id_for(inv.mentor.id, inv.mentee.id) for inv in invitations]
 
     async def invite(i: int) -> None:
-        current = await starter.invite(client, invitations[i], task_queue=task_queue)
+        current = await mentorship_client.invite(client, invitations[i], task_queue=task_queue)
         assert current.stage is Stage.INVITED
 
     async def accept(i: int) -> None:
-        current = await starter.act(client, ids[i], "accept", {"by": invitations[i].mentor.id, "note": "Glad to"})
+        current = await mentorship_client.act(
+            client, ids[i], "accept", {"by": invitations[i].mentor.id, "note": "Glad to"}
+        )
         assert current.stage is Stage.ACTIVE
 
     async def check_in(i: int) -> None:
         payload = {"by": invitations[i].mentee.id, "note": "First session", "rating": 5}
-        current = await starter.act(client, ids[i], "check_in", payload)
+        current = await mentorship_client.act(client, ids[i], "check_in", payload)
         assert len(current.check_ins) == 1
 
     started = time.perf_counter()

@@ -14,7 +14,10 @@ with workflow.unsafe.imports_passed_through():
 @workflow.defn(name="Mentorship")
 class NoSearchAttributes(Mentorship):
     """No search attributes (current details are still kept): what the attributes cost. Not a proposal:
-    operators find mentorships by them."""
+    operators find mentorships by them. Turned off through the workflow's own seam
+    (``publishes_search_attributes``), so it measures the deployed code."""
+
+    publishes_search_attributes = False
 
     @workflow.init
     def __init__(self, *inputs: Any) -> None:
@@ -23,6 +26,3 @@ class NoSearchAttributes(Mentorship):
     @workflow.run
     async def run(self, *inputs: Any) -> MentorshipStatus:
         return await super().run(*inputs)
-
-    def _publish(self) -> None:
-        workflow.set_current_details(self._details())

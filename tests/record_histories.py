@@ -1,4 +1,4 @@
-"""Record the workflow histories that ``tests/test_replay.py`` replays.
+"""Record the workflow histories that ``tests/workflow/test_replay.py`` replays.
 
     .venv/bin/python -m tests.record_histories            # all scenarios
     .venv/bin/python -m tests.record_histories expired    # only those whose name contains "expired"
@@ -19,24 +19,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-import starter
+import mentorship_client
+import workflows.search_attributes as sa
 from devtools.mailsink import MailSink
-from temporal_client import ensure_search_attributes
-from tests.temporal_env import TEST_SERVER, running_worker, status_of, wait_mail, wait_status
+from infra.encryption import CONTRACT_DATA_CONVERTER
+from infra.temporal import ensure_search_attributes
+from tests.support import builders
+from tests.support.temporal import TEMPORAL_CLI, TEST_SERVER, running_worker
+from tests.support.waiting import status_of, wait_mail, wait_status
 from workflows.contract import WORKFLOW_TYPE, Invitation, MentorshipStatus, Role, Stage
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -59,18 +63,11 @@ _CLOSED = {
 }
 
 
-def invitation(tag: str, initiated_by: str, **overrides: Any) -> Invitation:
-    """Ana mentors Ben, Cora coordinates; ids carry the scenario's tag, so every scenario has its own workflow."""
-    data: dict[str, Any] = {
-        "mentor": {"id": f"ana.{tag}", "name": "Ana Ruiz", "email": "ana@example.com"},
-        "mentee": {"id": f"ben.{tag}", "name": "Ben Ode", "email": "ben@example.com"},
-        "coordinator": {"id": f"cora.{tag}", "name": "Cora Lind", "email": "cora@example.com"},
-        "initiated_by": initiated_by,
-        "message": "Guidance on leading a team?",
-        "focus_areas": ["leadership"],
-    }
-    data.update(overrides)
-    return Invitation.model_validate(data)
+# Ana mentors Ben, Cora coordinates; ids carry the scenario's tag (``ana.{tag}``), so every scenario has its own
+# workflow: invitation(tag, initiated_by, **overrides).
+invitation = functools.partial(
+    builders.invitation, cast=builders.ANA_AND_BEN, separator=".", message="Guidance on leading a team?"
+)
 
 
 @dataclass
@@ -85,14 +82,15 @@ class Recorder:
         return self.env.client
 
     async def invite(self, inv: Invitation, **kwargs: Any) -> WorkflowHandle[Any, Any]:
-        current = await starter.invite(self.client, inv, task_queue=self.task_queue, **kwargs)
+        kwargs.setdefault("task_queue", self.task_queue)
+        current = await mentorship_client.invite(self.client, inv, **kwargs)
         return self.client.get_workflow_handle(current.workflow_id)
 
     async def signal(self, handle: WorkflowHandle[Any, Any], action: str, **payload: Any) -> None:
-        await starter.send(self.client, handle.id, action, payload)
+        await mentorship_client.send(self.client, handle.id, action, payload)
 
     async def update(self, handle: WorkflowHandle[Any, Any], action: str, **payload: Any) -> MentorshipStatus:
-        return await starter.act(self.client, handle.id, action, payload)
+        return await mentorship_client.act(self.client, handle.id, action, payload)
 
     async def sleep(self, duration: timedelta) -> None:
         await self.env.sleep(duration)
@@ -237,7 +235,7 @@ async def mutual_term_completed(r: Recorder) -> None:
     handle = await r.invite(from_mentee)
     await r.sent(handle, 2)
     from_mentor = from_mentee.model_copy(update={"initiated_by": Role.MENTOR, "message": "Let's do it"})
-    active = await starter.invite(r.client, from_mentor, task_queue=r.task_queue)
+    active = await mentorship_client.invite(r.client, from_mentor, task_queue=r.task_queue)
     assert active.stage is Stage.ACTIVE
     await r.sent(handle, 4)
 
@@ -344,8 +342,9 @@ async def invalid_start_input(r: Recorder) -> None:
 
 
 async def search_attributes_at_start(r: Recorder) -> None:
-    """(h) Recorded after starter.invite began giving the search attributes in the start request: the workflow
-    upserts only what changes (acceptance, the check-in, the withdrawal), nothing at the start."""
+    """(h) Recorded after the client's invite (now mentorship_client.invite) began giving the search attributes in
+    the start request: the workflow upserts only what changes (acceptance, the check-in, the withdrawal), nothing at
+    the start."""
     inv = invitation("attributes", "mentee")
     handle = await r.invite(inv)
     await r.sent(handle, 2)
@@ -360,6 +359,39 @@ async def search_attributes_at_start(r: Recorder) -> None:
     await r.save("search_attributes_at_start", handle.id)
 
 
+async def accepted_after_expiry_while_down(r: Recorder) -> None:
+    """(i) The worker is down while the invitation expires; the accept sent meanwhile reaches the workflow in the
+    same task as the expiry timer. Since ``timed-events-before-actions`` the expiry happens first and the accept is
+    refused; before it (``accepted_after_expiry_while_down_unpatched.json``, recorded with the code of that time)
+    the accept won and the mentee withdrew to end it.
+
+    On the dev server, in seconds: the time-skipping server stops its clock at a timer no worker handles."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(TEMPORAL_CLI),
+        data_converter=CONTRACT_DATA_CONVERTER,
+        search_attributes=sa.ALL_KEYS,
+    )
+    try:
+        r = Recorder(env, r.sink, r.task_queue, r.out)
+        inv = invitation("late", "mentee", invitation_reminders=0, respond_within="PT4S")
+        async with running_worker(r.client, r.sink, r.task_queue):
+            handle = await r.invite(inv)
+            current = await r.sent(handle, 2)
+        assert current.expires_at is not None
+        # No worker: the expiry timer fires and its workflow task waits for one.
+        await asyncio.sleep((current.expires_at - datetime.now(UTC)).total_seconds() + 1.0)
+        await r.signal(handle, "accept", by=inv.mentor.id)
+        async with running_worker(r.client, r.sink, r.task_queue):
+            current = await wait_status(
+                handle, lambda s: s.stage is not Stage.INVITED, "the expiry or the accept", within=60.0
+            )
+            if current.stage.is_open:
+                await r.signal(handle, "withdraw", by=inv.mentee.id)
+            await r.save("accepted_after_expiry_while_down", handle.id)
+    finally:
+        await env.shutdown()
+
+
 SCENARIOS: dict[str, Callable[[Recorder], Awaitable[None]]] = {
     "invitation_expired": invitation_expired,
     "accepted_at_risk_paused_withdrawn": accepted_at_risk_paused_withdrawn,
@@ -369,12 +401,13 @@ SCENARIOS: dict[str, Callable[[Recorder], Awaitable[None]]] = {
     "failed_notification_searchable": failed_notification_searchable,
     "invalid_start_input": invalid_start_input,
     "search_attributes_at_start": search_attributes_at_start,
+    "accepted_after_expiry_while_down": accepted_after_expiry_while_down,
 }
 
 
 async def record(selected: list[str], out: Path) -> None:
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
+        test_server_existing_path=str(TEST_SERVER), data_converter=CONTRACT_DATA_CONVERTER
     )
     try:
         await ensure_search_attributes(env.client, "default")
@@ -389,7 +422,8 @@ async def record(selected: list[str], out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tests.record_histories", description="Record the histories that tests/test_replay.py replays."
+        prog="python -m tests.record_histories",
+        description="Record the histories that tests/workflow/test_replay.py replays.",
     )
     parser.add_argument("only", nargs="*", help="record only scenarios whose name contains one of these")
     parser.add_argument("--out", type=Path, default=HISTORIES, help="directory (default: tests/histories)")

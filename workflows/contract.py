@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
+import idna
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -125,6 +127,11 @@ def _text(*, max_length: int, multiline: bool, required: bool, header: bool = Fa
             if multiline and char in "\n\t":
                 continue
             category = unicodedata.category(char)
+            if category == "Cs":
+                # A lone surrogate ("\ud800" in JSON) is no character: nothing can store or send it as UTF-8.
+                raise ValueError(
+                    f"must not contain unpaired surrogates; found U+{ord(char):04X} at position {position}"
+                )
             if category == "Cc" or category in ("Zl", "Zp"):
                 what = "control characters" if multiline else "line breaks or other control characters"
                 raise ValueError(f"must not contain {what}; found U+{ord(char):04X} at position {position}")
@@ -137,13 +144,20 @@ def _text(*, max_length: int, multiline: bool, required: bool, header: bool = Fa
 
 def _mailable(value: str, info: ValidationInfo) -> str:
     # Python's email package cannot put a non-ASCII address into a header without SMTPUTF8 (which we do not
-    # require of mail servers): refused here rather than retried for a day by the email activity.
-    if not _trusted(info) and not value.isascii():
-        raise ValueError(
-            f"{shown(value)} is not an ASCII address; internationalized addresses are not supported "
-            "(write a non-ASCII domain in its 'xn--' form)"
-        )
-    return value
+    # require of mail servers): refused here rather than retried for a day by the email activity. The domain can
+    # always be written in ASCII: pydantic hands it over in Unicode even when it was given in its 'xn--' form, so
+    # it is kept in that form (IDNA 2008, as email-validator reads it).
+    if _trusted(info) or value.isascii():
+        return value
+    local, _, domain = value.rpartition("@")
+    if local.isascii():
+        try:
+            return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
+        except idna.IDNAError:
+            pass
+    raise ValueError(
+        f"{shown(value)} is not an ASCII address; internationalized local parts (before the '@') are not supported"
+    )
 
 
 # Ids end up in workflow ids and search attributes: short, plain, never an email address.
@@ -185,11 +199,13 @@ class Invitation(BaseModel):
     focus_areas: list[FocusArea] = Field(default_factory=list, max_length=10)
     coordinator: Person | None = Field(default=None, description="Told when check-ins are missed in a row; optional")
     remind_after: IsoDuration = Field(default="P3D", description="Invitation reminder interval")
-    invitation_reminders: int = Field(default=2, ge=0, le=10, description="Reminders at most, before expiry")
+    invitation_reminders: int = Field(
+        default=2, ge=0, le=10, strict=True, description="Reminders at most, before expiry"
+    )
     respond_within: IsoDuration = Field(default="P14D", description="The invitation expires after this")
     check_in_every: IsoDuration = "P14D"
     check_in_grace: IsoDuration = Field(default="P3D", description="Follow-up nudge this long after a due date")
-    escalate_after_missed: int = Field(default=2, ge=1, le=52, description="Missed check-ins in a row")
+    escalate_after_missed: int = Field(default=2, ge=1, le=52, strict=True, description="Missed check-ins in a row")
     term: IsoDuration | None = Field(default=None, description="Optional length, counted from acceptance")
 
     @model_validator(mode="after")
@@ -231,12 +247,26 @@ class Invitation(BaseModel):
         return None
 
 
+@dataclass(frozen=True)
+class UndecodableInput:
+    """An input whose bytes no JSON parser reads (see ``infra/converter.py``): refused with ``reason``."""
+
+    reason: str
+
+
+# How many of an input's errors a refusal names: an input of 200,000 unknown keys must not answer with 200,000.
+MAX_ERRORS_NAMED = 10
+
+
 def explain(err: ValidationError) -> str:
     """Pydantic's errors as one line a person reads: "rating: Input should be less than or equal to 5"."""
-    return "; ".join(
+    errors = err.errors()
+    named = "; ".join(
         f"{'.'.join(str(part) for part in e['loc']) or 'input'}: {e['msg'].removeprefix('Value error, ')}"
-        for e in err.errors()
+        for e in errors[:MAX_ERRORS_NAMED]
     )
+    more = len(errors) - MAX_ERRORS_NAMED
+    return named if more <= 0 else f"{named}; and {more} more error{'s' if more > 1 else ''}"
 
 
 def workflow_id_for(mentor_id: str, mentee_id: str) -> str:
@@ -247,46 +277,39 @@ def workflow_id_for(mentor_id: str, mentee_id: str) -> str:
 # --- Actions: one input object each; the same names serve as signals and as updates. -------------------
 
 
-class _Action(BaseModel):
+class ActionInput(BaseModel):
+    """What every participant's action carries: who acts. The action table (``workflows/actions.py``) names
+    each action's input model."""
+
     model_config = ConfigDict(extra="forbid")
 
     by: ParticipantId = Field(description="Id of the participant who acts")
 
 
-class AcceptInput(_Action):
+class AcceptInput(ActionInput):
     note: Text | None = None
 
 
-class DeclineInput(_Action):
+class DeclineInput(ActionInput):
     reason: Text | None = None
 
 
-class WithdrawInput(_Action):
+class WithdrawInput(ActionInput):
     reason: Text | None = None
 
 
-class CheckInInput(_Action):
+class CheckInInput(ActionInput):
     note: Text | None = None
-    rating: int | None = Field(default=None, ge=1, le=5, description="How useful it was, 1 to 5")
+    rating: int | None = Field(default=None, ge=1, le=5, strict=True, description="How useful it was, 1 to 5")
 
 
-class PauseInput(_Action):
+class PauseInput(ActionInput):
     reason: Text | None = None
     until: AwareDatetime | None = Field(default=None, description="Resume by itself at this time (ISO 8601)")
 
 
-class ResumeInput(_Action):
+class ResumeInput(ActionInput):
     note: Text | None = None
-
-
-ACTION_INPUTS: dict[str, type[_Action]] = {
-    "accept": AcceptInput,
-    "decline": DeclineInput,
-    "withdraw": WithdrawInput,
-    "check_in": CheckInInput,
-    "pause": PauseInput,
-    "resume": ResumeInput,
-}
 
 
 # --- What the workflow tells: query `status`, update results, the workflow result. ---------------------
@@ -338,6 +361,9 @@ class MentorshipStatus(BaseModel):
     next_check_in_due: datetime | None = None
     cycle_reminded: bool = False
     cycle_nudged: bool = False
+    cycle_restarts: int = Field(
+        default=0, description="How often the current check-in's cycle restarted after its reminder (a pause)"
+    )
     check_ins: list[CheckIn] = Field(default_factory=list)
     missed_in_a_row: int = 0
     missed_total: int = 0
@@ -375,6 +401,7 @@ class MentorshipInput(Invitation):
         default=None, description="Set by the workflow on continue-as-new; callers leave it out"
     )
     history_event_limit: int | None = Field(
+        strict=True,
         default=None,
         ge=50,
         description="Continue as new past this many history events (operations knob; default: the server's hint)",
@@ -385,6 +412,19 @@ class MentorshipInput(Invitation):
 
 
 # --- Notifications: what the workflow asks the email activity to send. ----------------------------------
+
+# The invitation time as it appears in a mentorship key and in action links, to the second.
+INVITATION_STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
+
+
+def invitation_stamp(invited_at: datetime) -> str:
+    return invited_at.astimezone(UTC).strftime(INVITATION_STAMP_FORMAT)
+
+
+def mentorship_key(workflow_id: str, invited_at: datetime) -> str:
+    """Unique per mentorship: a pair's workflow id is reused by its later mentorships, the invitation time tells
+    them apart."""
+    return f"{workflow_id}.{invitation_stamp(invited_at)}"
 
 
 class Notice(StrEnum):
@@ -411,6 +451,8 @@ class Notification(BaseModel):
     kind: Notice
     workflow_id: str
     mentorship_key: str = Field(description="Unique per mentorship, even when a pair's workflow id is reused")
+    # Optional only for notifications scheduled before it existed (their retries still run after a deploy).
+    invited_at: datetime | None = Field(default=None, description="When the mentorship was invited")
     step: str
     to: Audience
     recipient: Person

@@ -1,5 +1,5 @@
 """The service's own counters, recorded through Temporal's metric meters so that one endpoint serves them with the
-SDK's metrics (``WORKER_METRICS_PORT``, see observability.py).
+SDK's metrics (``WORKER_METRICS_PORT``, see infra/observability.py).
 
 The workflow counts with ``workflow.metric_meter()``, which records nothing while a history is replayed, so a
 mentorship counts each invitation, acceptance and missed check-in once, however often a worker replays it. The

@@ -7,9 +7,11 @@ the ``temporal operator search-attribute create`` commands listed in the README.
 
 from __future__ import annotations
 
-from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from typing import Any
 
-from workflows.contract import Invitation, Stage
+from temporalio.common import SearchAttributeKey, SearchAttributePair, SearchAttributeUpdate, TypedSearchAttributes
+
+from workflows.contract import Invitation, MentorshipStatus, Stage
 
 STAGE = SearchAttributeKey.for_keyword("MentorshipStage")
 MENTOR_ID = SearchAttributeKey.for_keyword("MentorId")
@@ -46,7 +48,7 @@ SEARCH_ATTRIBUTE_TYPES: dict[str, str] = {
 
 
 def at_invitation(invitation: Invitation) -> TypedSearchAttributes:
-    """What a mentorship publishes the moment it is invited, for the start request (``starter.invite``).
+    """What a mentorship publishes the moment it is invited, for the start request (``mentorship_client.invite``).
 
     Given at the start, they are written with the workflow's first visibility record, and the workflow upserts
     only what differs from them: one visibility write (and one history event) fewer per mentorship
@@ -63,3 +65,36 @@ def at_invitation(invitation: Invitation) -> TypedSearchAttributes:
             SearchAttributePair(AT_RISK, False),
         ]
     )
+
+
+def values_of(state: MentorshipStatus) -> dict[str, Any]:
+    """What a mentorship publishes (``FailedNotifications`` is added by the workflow behind its patch)."""
+    return {
+        STAGE.name: state.stage.value,
+        MENTOR_ID.name: state.invitation.mentor.id,
+        MENTEE_ID.name: state.invitation.mentee.id,
+        INITIATED_BY.name: state.invitation.initiated_by.value,
+        NEXT_CHECK_IN_AT.name: state.next_check_in_due,
+        MISSED_CHECK_INS.name: state.missed_in_a_row,
+        AT_RISK.name: state.at_risk,
+    }
+
+
+def updates_between(published: dict[str, Any], values: dict[str, Any]) -> list[SearchAttributeUpdate[Any]]:
+    """The upserts that bring visibility from ``published`` to ``values``: only what differs, None unsets."""
+    updates: list[SearchAttributeUpdate[Any]] = []
+    for key in ALL_KEYS:
+        if key.name not in values:
+            continue
+        value = values[key.name]
+        if key.name in published and published[key.name] == value:
+            continue
+        updates.append(key.value_unset() if value is None else key.value_set(value))
+    return updates
+
+
+def given_at_start(given: TypedSearchAttributes) -> dict[str, Any]:
+    """What the start request already published. Absent is as good as unset (a start without NextCheckInAt
+    needs no upsert to unset it), unless none at all were given."""
+    values: dict[str, Any] = {key.name: given.get(key) for key in ALL_KEYS}
+    return values if any(value is not None for value in values.values()) else {}

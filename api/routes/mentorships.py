@@ -1,0 +1,267 @@
+"""The mentorship endpoints, behind the API key: create (the invitation), read, list, and the actions.
+
+    POST /mentorships                          an Invitation            -> MentorshipStatus
+    GET  /mentorships/{workflow_id}                                     -> MentorshipStatus
+    GET  /mentorships?stage=&person=&...                                -> a page of summaries
+    POST /mentorships/{workflow_id}/{action}   the action's input       -> MentorshipStatus
+         action: accept, decline, withdraw, check_in, pause, resume
+
+Creating is the ``invite`` update-with-start (a repeat returns the same mentorship), each action an update (the
+caller gets the new status, or a 4xx with the workflow's reason), reading the ``status`` query, and listing a
+visibility query over the search attributes (ids, stages, dates; never names or addresses). Each action has a
+route of its own, named after it, with its input model of the action table (``workflows/actions.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import Response
+from pydantic import AwareDatetime, BaseModel
+from starlette.exceptions import HTTPException
+from temporalio.client import (
+    Client,
+    WorkflowExecution,
+    WorkflowExecutionStatus,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
+
+import mentorship_client
+from api import page_tokens
+from api.deps import PageKeyDep, SettingsDep, Temporal, TemporalDep, require_api_key
+from api.errors import Problem, refusal_reason, unprocessable
+from api.models import MentorshipList, MentorshipSummary
+from workflows import search_attributes as sa
+from workflows.contract import (
+    ID_PATTERN,
+    AcceptInput,
+    CheckInInput,
+    DeclineInput,
+    Invitation,
+    MentorshipStatus,
+    PauseInput,
+    ResumeInput,
+    Role,
+    Stage,
+    WithdrawInput,
+    workflow_id_for,
+)
+
+# A mentorship's workflow id: `mentorship-{mentor id}--{mentee id}`; ids never contain "--".
+WORKFLOW_ID_PATTERN = f"^mentorship-{ID_PATTERN.pattern}--{ID_PATTERN.pattern}$"
+PERSON_PATTERN = f"^{ID_PATTERN.pattern}$"
+MAX_ID_LENGTH = 64
+
+WorkflowId = Annotated[
+    str,
+    Path(
+        pattern=WORKFLOW_ID_PATTERN,
+        max_length=11 + 2 * MAX_ID_LENGTH + 2,
+        description="mentorship-{mentor id}--{mentee id}, e.g. mentorship-ana--ben",
+        examples=["mentorship-ana--ben"],
+    ),
+]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "No valid API key"},
+    422: {"model": Problem, "description": "The input does not fit the contract: each field with its reason"},
+    503: {"model": Problem, "description": "Temporal cannot be reached"},
+    504: {"model": Problem, "description": "Temporal (or a worker) did not answer in time"},
+}
+_STATUS: dict[int | str, dict[str, Any]] = {200: {"model": MentorshipStatus, "description": "The mentorship's status"}}
+_ACTION_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_ERRORS,
+    403: {"model": Problem, "description": "`by` is not a participant of this mentorship"},
+    404: {"model": Problem, "description": "No such mentorship"},
+    409: {"model": Problem, "description": "Refused by the mentorship (the reason says why); nothing changed"},
+}
+_ACTION: dict[int | str, dict[str, Any]] = {**_STATUS, **_ACTION_ERRORS}
+
+router = APIRouter(prefix="/mentorships", tags=["mentorships"], dependencies=[Depends(require_api_key)])
+
+
+def _status_response(status: MentorshipStatus) -> Response:
+    # Serialized as is (not re-validated on the way out: state carried from older versions may not pass rules
+    # added since, see workflows/contract.py TRUSTED).
+    return Response(status.model_dump_json(), media_type="application/json")
+
+
+def _participants(workflow_id: str) -> tuple[str, str]:
+    mentor, _, mentee = workflow_id.removeprefix("mentorship-").partition("--")
+    if len(mentor) > MAX_ID_LENGTH or len(mentee) > MAX_ID_LENGTH:
+        raise unprocessable("workflow_id", f"ids are at most {MAX_ID_LENGTH} characters")
+    return mentor, mentee
+
+
+@router.post(
+    "",
+    summary="Invite (create a mentorship)",
+    response_model=None,
+    responses={**_STATUS, **_ERRORS, 409: {"model": Problem, "description": "Refused by the mentorship"}},
+)
+async def create_mentorship(invitation: Invitation, temporal: TemporalDep, settings: SettingsDep) -> Response:
+    """Invite, from either side: the mentorship starts if the pair has none open. Atomic and idempotent: a
+    repeat from the same side returns the same mentorship and sends nothing; an invitation from the other side
+    of an open one makes it active (both have agreed)."""
+    workflow_id = workflow_id_for(invitation.mentor.id, invitation.mentee.id)
+    try:
+        status = await temporal.call(
+            lambda client: mentorship_client.invite(client, invitation, task_queue=settings.mentorship_task_queue),
+            workflow_id=workflow_id,
+        )
+    except WorkflowUpdateFailedError as err:
+        raise HTTPException(409, refusal_reason(err)) from None
+    return _status_response(status)
+
+
+@router.get(
+    "/{workflow_id}",
+    summary="Read a mentorship",
+    response_model=None,
+    responses={**_STATUS, **_ERRORS, 404: {"model": Problem, "description": "No such mentorship"}},
+)
+async def read_mentorship(workflow_id: WorkflowId, temporal: TemporalDep) -> Response:
+    """The whole status of one mentorship (the workflow's `status` query), open or ended."""
+    _participants(workflow_id)
+    try:
+        status = await temporal.call(
+            lambda client: mentorship_client.status(client, workflow_id), workflow_id=workflow_id
+        )
+    except WorkflowQueryFailedError as err:
+        raise HTTPException(409, f"the mentorship cannot be read: {refusal_reason(err)}") from None
+    return _status_response(status)
+
+
+@router.get(
+    "", summary="List mentorships", response_model=MentorshipList, responses={**_ERRORS, 400: {"model": Problem}}
+)
+async def list_mentorships(
+    temporal: TemporalDep,
+    page_key: PageKeyDep,
+    stage: Annotated[Stage | None, Query(description="Only mentorships at this stage")] = None,
+    person: Annotated[
+        str | None,
+        Query(pattern=PERSON_PATTERN, max_length=MAX_ID_LENGTH, description="A participant id, as mentor or mentee"),
+    ] = None,
+    at_risk: Annotated[bool | None, Query(description="Only those at risk (true) or not (false)")] = None,
+    open_only: Annotated[bool, Query(alias="open", description="Only invited, active or paused ones")] = False,
+    failed_notifications: Annotated[bool, Query(description="Only those with an undeliverable email")] = False,
+    due_before: Annotated[AwareDatetime | None, Query(description="Next check-in due before this time")] = None,
+    page_size: Annotated[int, Query(ge=1, le=1000)] = 100,
+    page_token: Annotated[str | None, Query(max_length=4096, description="next_page_token of the last page")] = None,
+) -> MentorshipList:
+    """Mentorships found by their search attributes, newest first, a page at a time."""
+    try:
+        query = mentorship_client.list_query(
+            stage=stage,
+            at_risk=at_risk,
+            person=person,
+            due_before=due_before,
+            open_only=open_only,
+            failed_notifications=failed_notifications,
+        )
+    except (ValueError, OverflowError) as err:
+        raise unprocessable("due_before" if due_before is not None else "person", str(err)) from None
+    token = page_tokens.unseal(page_key, query, page_token) if page_token else None
+
+    async def fetch(client: Client) -> tuple[list[WorkflowExecution], bytes | None]:
+        iterator = client.list_workflows(query, page_size=page_size, next_page_token=token)
+        await iterator.fetch_next_page()
+        return list(iterator.current_page or []), iterator.next_page_token
+
+    executions, next_token = await temporal.call(fetch)
+    return MentorshipList(
+        mentorships=[_summary(execution) for execution in executions],
+        next_page_token=page_tokens.seal(page_key, query, next_token) if next_token else None,
+    )
+
+
+def _summary(execution: WorkflowExecution) -> MentorshipSummary:
+    attributes = execution.typed_search_attributes
+    stage = attributes.get(sa.STAGE) or ""
+    initiated_by = attributes.get(sa.INITIATED_BY) or ""
+    return MentorshipSummary(
+        workflow_id=execution.id,
+        run_id=execution.run_id,
+        stage=Stage(stage) if stage in Stage.__members__.values() else None,
+        mentor_id=attributes.get(sa.MENTOR_ID),
+        mentee_id=attributes.get(sa.MENTEE_ID),
+        initiated_by=Role(initiated_by) if initiated_by in Role.__members__.values() else None,
+        at_risk=bool(attributes.get(sa.AT_RISK)),
+        missed_check_ins=attributes.get(sa.MISSED_CHECK_INS) or 0,
+        failed_notifications=attributes.get(sa.FAILED_NOTIFICATIONS) or 0,
+        next_check_in_at=attributes.get(sa.NEXT_CHECK_IN_AT),
+        started_at=execution.start_time,
+        closed_at=execution.close_time,
+    )
+
+
+# --- The actions --------------------------------------------------------------------------------------------
+
+
+async def _act(temporal: Temporal, workflow_id: str, action: str, body: BaseModel) -> Response:
+    """An action as an update: the new status, or the workflow's reason for refusing it."""
+    mentor, mentee = _participants(workflow_id)
+    try:
+        status = await temporal.call(
+            lambda client: mentorship_client.act(client, workflow_id, action, body), workflow_id=workflow_id
+        )
+    except WorkflowUpdateFailedError as err:
+        by = getattr(body, "by", None)
+        raise HTTPException(403 if by not in (mentor, mentee) else 409, refusal_reason(err)) from None
+    except HTTPException as err:
+        if err.status_code == 404:
+            # An update to a mentorship that has ended is "not found" to Temporal; say what happened instead.
+            ended = await _ended_stage(temporal, workflow_id)
+            if ended is not None:
+                raise HTTPException(409, f"the mentorship has already ended ({ended})") from None
+        raise
+    return _status_response(status)
+
+
+async def _ended_stage(temporal: Temporal, workflow_id: str) -> str | None:
+    try:
+        described = await temporal.call(lambda client: client.get_workflow_handle(workflow_id).describe())
+    except HTTPException:
+        return None
+    if described.status == WorkflowExecutionStatus.RUNNING:
+        return None
+    return described.typed_search_attributes.get(sa.STAGE) or "closed"
+
+
+@router.post("/{workflow_id}/accept", summary="Accept (the invitee)", response_model=None, responses=_ACTION)
+async def accept(workflow_id: WorkflowId, body: AcceptInput, temporal: TemporalDep) -> Response:
+    """The invitee accepts the invitation: the mentorship becomes active and both are told."""
+    return await _act(temporal, workflow_id, "accept", body)
+
+
+@router.post("/{workflow_id}/decline", summary="Decline (the invitee)", response_model=None, responses=_ACTION)
+async def decline(workflow_id: WorkflowId, body: DeclineInput, temporal: TemporalDep) -> Response:
+    """The invitee declines the invitation; the initiator is told."""
+    return await _act(temporal, workflow_id, "decline", body)
+
+
+@router.post("/{workflow_id}/withdraw", summary="Withdraw", response_model=None, responses=_ACTION)
+async def withdraw(workflow_id: WorkflowId, body: WithdrawInput, temporal: TemporalDep) -> Response:
+    """The initiator withdraws the invitation, or either participant ends an active or paused mentorship."""
+    return await _act(temporal, workflow_id, "withdraw", body)
+
+
+@router.post("/{workflow_id}/check_in", summary="Record a check-in", response_model=None, responses=_ACTION)
+async def check_in(workflow_id: WorkflowId, body: CheckInInput, temporal: TemporalDep) -> Response:
+    """Either participant records the check-in that is due (an early one counts for the current cycle)."""
+    return await _act(temporal, workflow_id, "check_in", body)
+
+
+@router.post("/{workflow_id}/pause", summary="Pause", response_model=None, responses=_ACTION)
+async def pause(workflow_id: WorkflowId, body: PauseInput, temporal: TemporalDep) -> Response:
+    """Either participant pauses an active mentorship, until resumed or until `until`."""
+    return await _act(temporal, workflow_id, "pause", body)
+
+
+@router.post("/{workflow_id}/resume", summary="Resume", response_model=None, responses=_ACTION)
+async def resume(workflow_id: WorkflowId, body: ResumeInput, temporal: TemporalDep) -> Response:
+    """Either participant resumes a paused mentorship; a fresh check-in cycle starts."""
+    return await _act(temporal, workflow_id, "resume", body)

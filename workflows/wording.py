@@ -1,0 +1,98 @@
+"""What the mentorship says about itself to operators and callers: the waiting-for text, the current details the
+Temporal UI shows, and the summaries of its email activities.
+
+Pure: computed from the state alone, so a query, the UI and a unit test read the same words.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from workflows.contract import MentorshipStatus, Notice, Notification, Stage
+from workflows.durations import humanize_every, parse_duration
+from workflows.plan import Due, next_due
+from workflows.text import moment
+
+# What the UI shows for each email activity ("email: check-in 3 reminder to the mentor").
+EMAIL_LABELS: dict[Notice, str] = {
+    Notice.INVITATION: "invitation",
+    Notice.INVITATION_SENT: "invitation confirmation",
+    Notice.INVITATION_REMINDER: "invitation reminder",
+    Notice.MENTORSHIP_STARTED: "mentorship started",
+    Notice.INVITATION_DECLINED: "invitation declined",
+    Notice.INVITATION_EXPIRED: "invitation expired",
+    Notice.INVITATION_WITHDRAWN: "invitation withdrawn",
+    Notice.CHECK_IN_DUE: "check-in reminder",
+    Notice.CHECK_IN_NUDGE: "check-in follow-up",
+    Notice.AT_RISK: "at risk",
+    Notice.BACK_ON_TRACK: "back on track",
+    Notice.PAUSED: "paused",
+    Notice.RESUMED: "resumed",
+    Notice.WITHDRAWN: "withdrawn",
+    Notice.WRAP_UP: "wrap-up",
+}
+
+
+def when(state: MentorshipStatus, value: datetime | None) -> str:
+    """A moment of this mentorship: seconds only matter for demo timings, days-long cadences read better
+    without them."""
+    short = parse_duration(state.invitation.check_in_every).approximate() < timedelta(hours=1)
+    return moment(value, seconds=short)
+
+
+def waiting_for(state: MentorshipStatus) -> str:
+    """What the mentorship waits for now, and for whom ("check-in 3, due ...; next: ... on ...")."""
+    inv = state.invitation
+    due = next_due(state)
+    if state.stage is Stage.INVITED:
+        invitee = inv.person(inv.invitee)
+        text = f"{invitee.name} ({inv.invitee}) to accept or decline, until {when(state, state.expires_at)}"
+        if due is not None and due.event is Due.INVITATION_REMINDER:
+            text += f"; {due.summary} on {when(state, due.at)}"
+        return text
+    if state.stage is Stage.ACTIVE:
+        assert due is not None
+        text = f"check-in {state.cycle}, due {when(state, state.next_check_in_due)}"
+        if due.event is not Due.CHECK_IN_DUE:
+            text += f"; next: {due.summary} on {when(state, due.at)}"
+        return text
+    if state.stage is Stage.PAUSED:
+        return "either party to resume" + (
+            f", or the pause to end on {when(state, state.paused_until)}" if state.paused_until else ""
+        )
+    return f"nothing: the mentorship ended ({state.stage}) on {when(state, state.ended_at)}"
+
+
+def details(state: MentorshipStatus) -> str:
+    """The current details the Temporal UI shows for the workflow (Markdown)."""
+    inv = state.invitation
+    lines = [
+        f"**Stage:** {state.stage.value}" + (" — **at risk**" if state.at_risk else ""),
+        f"**Waiting for:** {waiting_for(state)}",
+        f"**Check-ins:** {len(state.check_ins)} done, {state.missed_in_a_row} missed in a row, "
+        f"{state.missed_total} missed in all",
+        f"**Cadence:** {humanize_every(inv.check_in_every)}"
+        + (f", term ends {when(state, state.term_ends_at)}" if state.term_ends_at else ""),
+    ]
+    if state.notification_failures:
+        last = state.notification_failures[-1]
+        lines.append(
+            f"**Last failed notification:** {last.step} to the {last.to.value} at {when(state, last.at)}: {last.error}"
+        )
+    if state.refused_signals:
+        refusal = state.refused_signals[-1]
+        lines.append(f"**Last refused signal:** {refusal.signal} by {refusal.by}: {refusal.reason}")
+    return "\n\n".join(lines)
+
+
+def email_label(notification: Notification) -> str:
+    """'check-in 3 reminder': what one email is, for the UI and the timeline."""
+    label = EMAIL_LABELS[notification.kind]
+    if notification.check_in_number is not None and notification.kind in (Notice.CHECK_IN_DUE, Notice.CHECK_IN_NUDGE):
+        label = label.replace("check-in", f"check-in {notification.check_in_number}")
+    return label
+
+
+def email_summary(notification: Notification) -> str:
+    """The summary the UI shows for an email activity: 'email: check-in 3 reminder to the mentor'."""
+    return f"email: {email_label(notification)} to the {notification.to}"
