@@ -62,7 +62,7 @@ def _print_status(current: MentorshipStatus, as_json: bool) -> None:
     print(f"  invited by the {current.initiated_by.value}")
     if current.waiting_for:
         print(f"  waiting for: {current.waiting_for}")
-    print(f"  check-ins: {len(current.check_ins)} done, {current.missed_in_a_row} missed in a row")
+    print(f"  check-ins: {current.check_ins_recorded} done, {current.missed_in_a_row} missed in a row")
     if current.notification_failures:
         last = current.notification_failures[-1]
         print(f"  last failed email: {last.step} to the {last.to.value}: {last.error}")

@@ -18,6 +18,7 @@ connections are kept open and reused (up to ``SMTP_MAX_IDLE_CONNECTIONS`` of the
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 import time
@@ -66,6 +67,8 @@ _LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
 # A connection idle for longer than this is closed rather than reused: servers drop idle clients (Postfix after
 # 300 s), and a dropped one would cost a failed attempt.
 MAX_IDLE_SECONDS = 30.0
+# How often a send that lasts heartbeats; the workflow's heartbeat timeout (workflows/mentorship.py) is longer.
+HEARTBEAT_EVERY_SECONDS = 3.0
 
 
 def _header(value: str) -> str:
@@ -193,6 +196,9 @@ class Mailer:
             _count_failure(notification, failure)
             raise failure from exc
         message_id = str(message["Message-ID"])
+        # Heartbeats tell Temporal the worker is alive while a slow exchange lasts, so that a send cut off by a
+        # dead worker is retried after the workflow's heartbeat timeout instead of its start-to-close timeout.
+        heartbeats = asyncio.create_task(_heartbeat_while_sending())
         try:
             await self._send(message, address)
         except Exception as exc:
@@ -206,6 +212,8 @@ class Mailer:
             )
             _count_failure(notification, failure)
             raise failure from exc
+        finally:
+            heartbeats.cancel()
         activity.logger.info("mail %s sent to %s (%s)", notification.kind, address, message_id)
         metrics.EMAILS_SENT.add(activity.metric_meter(), {"notice": notification.kind.value})
         return SendReceipt(message_id=message_id, accepted=[address])
@@ -249,6 +257,13 @@ class Mailer:
             # Connection refused, reset, DNS failure, TLS handshake, unexpected disconnect.
             return _transient(f"could not reach mail server {server}: {exc}", None)
         return _transient(f"sending to {address} failed: {type(exc).__name__}: {exc}", None)
+
+
+async def _heartbeat_while_sending() -> None:
+    # Only once a send takes longer than a beat: most take milliseconds, and a heartbeat is a call to the server.
+    while True:
+        await asyncio.sleep(HEARTBEAT_EVERY_SECONDS)
+        activity.heartbeat()
 
 
 def _dropped(exc: BaseException) -> bool:

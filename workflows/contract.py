@@ -29,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from workflows.durations import parse_duration
+from workflows.durations import default_grace, default_remind_after, parse_duration
 
 WORKFLOW_TYPE = "Mentorship"
 DEFAULT_TASK_QUEUE = "mentorship"
@@ -198,13 +198,21 @@ class Invitation(BaseModel):
     message: Text | None = None
     focus_areas: list[FocusArea] = Field(default_factory=list, max_length=10)
     coordinator: Person | None = Field(default=None, description="Told when check-ins are missed in a row; optional")
-    remind_after: IsoDuration = Field(default="P3D", description="Invitation reminder interval")
+    remind_after: IsoDuration = Field(
+        default="P3D",
+        description="Invitation reminder interval; when left out, P3D or the response window shared out so that "
+        "every reminder goes before expiry",
+    )
     invitation_reminders: int = Field(
         default=2, ge=0, le=10, strict=True, description="Reminders at most, before expiry"
     )
     respond_within: IsoDuration = Field(default="P14D", description="The invitation expires after this")
     check_in_every: IsoDuration = "P14D"
-    check_in_grace: IsoDuration = Field(default="P3D", description="Follow-up nudge this long after a due date")
+    check_in_grace: IsoDuration = Field(
+        default="P3D",
+        description="Follow-up nudge this long after a due date; when left out, P3D or a quarter of a shorter "
+        "check_in_every",
+    )
     escalate_after_missed: int = Field(default=2, ge=1, le=52, strict=True, description="Missed check-ins in a row")
     term: IsoDuration | None = Field(default=None, description="Optional length, counted from acceptance")
 
@@ -216,6 +224,17 @@ class Invitation(BaseModel):
             raise ValueError("the coordinator must be someone other than the mentor and the mentee")
         if _trusted(info):
             return self
+        # Defaults follow what was given: a duration the caller left out never makes the input invalid (an
+        # explicit one that does not fit is still refused below). The status shows the values in force.
+        if "check_in_grace" not in self.model_fields_set:
+            if parse_duration(self.check_in_every).shortest().total_seconds() < 2:
+                raise ValueError(
+                    f"check_in_every ({self.check_in_every}) is too short: the follow-up nudge needs a second "
+                    "before the next check-in is due; use PT2S or longer"
+                )
+            self.check_in_grace = default_grace(self.check_in_every)
+        if "remind_after" not in self.model_fields_set:
+            self.remind_after = default_remind_after(self.respond_within, self.invitation_reminders)
         if self.mentor.email.lower() == self.mentee.email.lower():
             raise ValueError(f"mentor and mentee must be two people, both have the address {self.mentor.email}")
         if self.coordinator is not None and self.coordinator.email.lower() in (
@@ -364,18 +383,31 @@ class MentorshipStatus(BaseModel):
     cycle_restarts: int = Field(
         default=0, description="How often the current check-in's cycle restarted after its reminder (a pause)"
     )
-    check_ins: list[CheckIn] = Field(default_factory=list)
+    check_ins: list[CheckIn] = Field(default_factory=list, description="The latest check-ins (at most 100)")
+    check_ins_recorded: int = Field(default=0, description="Check-ins recorded in all")
+    pauses: int = Field(default=0, description="Pauses in all")
+    resumes: int = Field(default=0, description="Resumes in all, by a participant or by a pause's end")
+    recent_pauses: list[datetime] = Field(default_factory=list, description="When the latest pauses began (at most 3)")
     missed_in_a_row: int = 0
     missed_total: int = 0
     at_risk: bool = False
     waiting_for: str = ""
-    timeline: list[TimelineEntry] = Field(default_factory=list)
+    timeline: list[TimelineEntry] = Field(default_factory=list, description="The latest entries (at most 200)")
+    timeline_entries_dropped: int = Field(default=0, description="Older entries no longer kept in the status")
     notifications_sent: int = 0
     notifications_pending: int = Field(default=0, description="Emails being sent (or retried) right now")
     notifications_failed: int = Field(default=0, description="Emails given up on, in all (the list keeps the latest)")
     notification_failures: list[NotificationFailure] = Field(default_factory=list)
     refused_signals: list[RefusedSignal] = Field(default_factory=list)
     wrap_up_sent: bool = False
+
+    @model_validator(mode="after")
+    def _counted(self) -> MentorshipStatus:
+        # State carried from before the counters existed kept every entry, so they can be counted from it.
+        self.check_ins_recorded = max(self.check_ins_recorded, len(self.check_ins))
+        self.pauses = max(self.pauses, sum(1 for entry in self.timeline if entry.event == "paused"))
+        self.resumes = max(self.resumes, sum(1 for entry in self.timeline if entry.event == "resumed"))
+        return self
 
     # Top-level views for callers reading the JSON; recomputed, never read back.
     @computed_field  # type: ignore[prop-decorator]

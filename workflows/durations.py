@@ -95,6 +95,39 @@ def parse_duration(text: str) -> Duration:
     return duration
 
 
+# --- Defaults that fit what was given --------------------------------------------------------------------
+
+USUAL_GRACE = "P3D"
+USUAL_REMIND_AFTER = "P3D"
+
+
+def iso_seconds(seconds: int) -> str:
+    """Whole seconds as a compact ISO 8601 duration: 21600 -> 'PT6H', 90061 -> 'P1DT1H1M1S'."""
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    clock = "".join(f"{n}{unit}" for n, unit in ((hours, "H"), (minutes, "M"), (secs, "S")) if n)
+    return "P" + (f"{days}D" if days else "") + (f"T{clock}" if clock else "") if seconds else "PT0S"
+
+
+def default_grace(check_in_every: str) -> str:
+    """The follow-up nudge's delay when none was given: three days, or a quarter of a cadence too short for that
+    (at least a second), so that the nudge always comes before the next check-in is due."""
+    every = parse_duration(check_in_every).shortest()
+    if parse_duration(USUAL_GRACE).longest() < every:
+        return USUAL_GRACE
+    return iso_seconds(max(1, int(every.total_seconds()) // 4))
+
+
+def default_remind_after(respond_within: str, reminders: int) -> str:
+    """The invitation reminders' interval when none was given: three days, or the response window shared out so
+    that every reminder goes before the invitation expires."""
+    window = parse_duration(respond_within).shortest()
+    if parse_duration(USUAL_REMIND_AFTER).longest() * max(reminders, 1) < window:
+        return USUAL_REMIND_AFTER
+    return iso_seconds(max(1, int(window.total_seconds()) // (reminders + 1)))
+
+
 # --- Saying durations the way people do -----------------------------------------------------------------
 
 

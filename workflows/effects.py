@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import workflows.metrics as metrics
+import workflows.rules as rules
 from workflows.contract import (
     AcceptInput,
     Audience,
@@ -40,6 +41,12 @@ from workflows.wording import email_label, when
 
 # How many refused signals and failed notifications the status keeps (the latest ones).
 KEEP_LATEST = 50
+# How many timeline entries and check-ins the status keeps (the latest ones): the state must stay far below
+# Temporal's payload limit whatever the age and whatever callers send. Older ones are in the workflow's
+# history (and the emails that told people), not in the status.
+KEEP_TIMELINE = 200
+KEEP_CHECK_INS = 100
+KEEP_CHARACTERS_DETAIL = 500
 # How much of a refused signal's actor and reason, and of a failure's reason, the status keeps.
 KEEP_CHARACTERS_BY = 64
 KEEP_CHARACTERS_REASON = 500
@@ -58,7 +65,14 @@ class Change:
     changed: bool = False
 
     def record(self, event: str, *, by: str | None = None, detail: str | None = None) -> None:
-        self.state.timeline.append(TimelineEntry(at=self.now, event=event, by=by, detail=detail))
+        timeline = self.state.timeline
+        # A note or reason in full went to the other participant by email and stays in the history; the timeline
+        # keeps its start, so that 200 entries stay small whatever people wrote.
+        detail = truncate(detail, KEEP_CHARACTERS_DETAIL) if detail is not None else None
+        timeline.append(TimelineEntry(at=self.now, event=event, by=by, detail=detail))
+        if len(timeline) > KEEP_TIMELINE:
+            self.state.timeline_entries_dropped += len(timeline) - KEEP_TIMELINE
+            del timeline[:-KEEP_TIMELINE]
         self.changed = True
 
     def count(self, counter: metrics.Counter, labels: Mapping[str, str] | None = None) -> None:
@@ -217,6 +231,8 @@ def checked_in(change: Change, action: CheckInInput) -> None:
     state = change.state
     number = state.cycle
     state.check_ins.append(CheckIn(number=number, at=change.now, by=action.by, note=action.note, rating=action.rating))
+    del state.check_ins[:-KEEP_CHECK_INS]
+    state.check_ins_recorded += 1
     change.record(
         f"check-in {number} recorded", by=action.by, detail=f"rating {action.rating}/5" if action.rating else None
     )
@@ -243,7 +259,9 @@ def paused(change: Change, action: PauseInput) -> None:
     state.stage = Stage.PAUSED
     state.paused_until = action.until
     state.next_check_in_due = None
-    pause_number = sum(1 for entry in state.timeline if entry.event == "paused") + 1
+    state.pauses += 1
+    pause_number = state.pauses
+    state.recent_pauses = [*state.recent_pauses, change.now][-rules.MAX_PAUSES_PER_DAY :]
     until = f"until {when(state, action.until)}" if action.until else "until resumed"
     change.record("paused", by=action.by, detail=until + (f": {action.reason}" if action.reason else ""))
     change.notify(Notice.PAUSED, f"pause-{pause_number}", role.other, actor=role, at=action.until, text=action.reason)
@@ -263,7 +281,8 @@ def _resume(change: Change, role: Role | None, note: str | None) -> None:
         state.cycle_restarts += 1
     # A fresh full cycle after a pause: people get the whole cadence to meet again.
     change.start_cycle(change.now)
-    resume_number = sum(1 for entry in state.timeline if entry.event == "resumed") + 1
+    state.resumes += 1
+    resume_number = state.resumes
     change.record(
         "resumed", by=state.invitation.person(role).id if role else None, detail=note if role else "the pause ended"
     )

@@ -60,6 +60,9 @@ EMAIL_RETRY = RetryPolicy(
 EMAIL_GIVE_UP_AFTER = timedelta(hours=24)
 # How long one SMTP exchange may take before the attempt counts as failed and is retried.
 EMAIL_ATTEMPT_TIMEOUT = timedelta(minutes=1)
+# A send that lasts heartbeats every few seconds (activities/mailer.py): one whose worker died is retried after
+# this, not after the whole attempt timeout. A live exchange never hits it, so it adds no duplicates.
+EMAIL_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 
 # Changes to the commands a workflow issues, guarded for histories recorded before them
 # (see tests/workflow/test_replay.py).
@@ -304,6 +307,7 @@ class Mentorship:
                 notification,
                 result_type=SendReceipt,
                 start_to_close_timeout=EMAIL_ATTEMPT_TIMEOUT,
+                heartbeat_timeout=EMAIL_HEARTBEAT_TIMEOUT,
                 schedule_to_close_timeout=EMAIL_GIVE_UP_AFTER,
                 retry_policy=EMAIL_RETRY,
                 summary=wording.email_summary(notification) if self.summarizes_commands else None,

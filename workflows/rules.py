@@ -9,7 +9,7 @@ a server.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -29,6 +29,7 @@ from workflows.contract import (
     explain,
 )
 from workflows.durations import MAX_DURATION
+from workflows.text import moment
 
 
 class Refused(Exception):
@@ -124,6 +125,10 @@ def may_check_in(state: MentorshipStatus, action: CheckInInput, now: datetime) -
         raise Refused("the mentorship is paused; resume it before recording a check-in")
 
 
+# Each pause and resume tells the other participant: a caller looping them must not flood anyone's inbox.
+MAX_PAUSES_PER_DAY = 3
+
+
 def may_pause(state: MentorshipStatus, action: PauseInput, now: datetime) -> None:
     participant(state, action.by)
     if state.stage is not Stage.ACTIVE:
@@ -136,6 +141,12 @@ def may_pause(state: MentorshipStatus, action: PauseInput, now: datetime) -> Non
         raise Refused(f"until ({action.until.isoformat()}) is not in the future")
     if action.until is not None and action.until > now + MAX_DURATION:
         raise Refused(f"until ({action.until.isoformat()}) is more than ten years away")
+    recent = [at for at in state.recent_pauses if at > now - timedelta(days=1)]
+    if len(recent) >= MAX_PAUSES_PER_DAY:
+        raise Refused(
+            f"the mentorship was paused {len(recent)} times in the last 24 hours, the most a day allows; "
+            f"it can be paused again from {moment(min(recent) + timedelta(days=1))}"
+        )
 
 
 def may_resume(state: MentorshipStatus, action: ResumeInput, now: datetime) -> None:

@@ -69,7 +69,7 @@ def details(state: MentorshipStatus) -> str:
     lines = [
         f"**Stage:** {state.stage.value}" + (" — **at risk**" if state.at_risk else ""),
         f"**Waiting for:** {waiting_for(state)}",
-        f"**Check-ins:** {len(state.check_ins)} done, {state.missed_in_a_row} missed in a row, "
+        f"**Check-ins:** {state.check_ins_recorded} done, {state.missed_in_a_row} missed in a row, "
         f"{state.missed_total} missed in all",
         f"**Cadence:** {humanize_every(inv.check_in_every)}"
         + (f", term ends {when(state, state.term_ends_at)}" if state.term_ends_at else ""),

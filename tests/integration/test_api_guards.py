@@ -13,6 +13,7 @@ from api.guards import MAX_BODY_BYTES
 from api.main import create_app
 from tests.support.api import API_KEY, bound_socket, serving
 from tests.support.builders import settings
+from workflows.actions import PARTICIPANT_ACTIONS
 
 BIG = 100 * 1024 * 1024
 
@@ -93,5 +94,35 @@ async def test_a_lone_surrogate_is_refused_with_a_clear_error() -> None:
             assert answer.json()["errors"] == [
                 {"field": "mentor.name", "reason": "must not contain unpaired surrogates; found U+D800 at position 4"}
             ]
+    finally:
+        sock.close()
+
+
+HOSTILE_BODIES = {
+    "oversized": b'{"note": "' + b"x" * (2 * MAX_BODY_BYTES) + b'"}',
+    "deeply nested lists": b"[" * 20000 + b"]" * 20000,
+    "deeply nested objects": b'{"a":' * 5000 + b"1" + b"}" * 5000,
+    "not UTF-8": b'\xff\xfe{"by": "ana"}',
+    "an encoded lone surrogate": b'{"by": "\xed\xa0\x80"}',
+    "an escaped lone surrogate": b'{"by": "ana", "note": "\\ud800"}',
+    "NUL bytes": b"\x00" * 100,
+}
+
+
+async def test_hostile_bodies_get_a_4xx_problem_never_a_5xx() -> None:
+    """What schemathesis does not generate: oversized, deeply nested and unencodable bodies, on every route that
+    takes one (real HTTP; no Temporal is reached, every one is refused before)."""
+    sock = bound_socket()
+    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    app = create_app(settings(mentorship_api_keys=API_KEY))
+    paths = ["/mentorships"] + [f"/mentorships/mentorship-ana--ben/{name}" for name in PARTICIPANT_ACTIONS]
+    headers = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
+    try:
+        async with serving(app, sock), httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+            for path in paths:
+                for what, body in HOSTILE_BODIES.items():
+                    answer = await http.post(path, content=body, headers=headers)
+                    assert 400 <= answer.status_code < 500, (path, what, answer.status_code, answer.text[:200])
+                    assert isinstance(answer.json()["detail"], str), (path, what)
     finally:
         sock.close()

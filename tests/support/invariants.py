@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from workflows.contract import MentorshipStatus, Stage
 from workflows.durations import parse_duration
+from workflows.effects import KEEP_CHECK_INS
 
 ALLOWED = {
     Stage.INVITED: {Stage.ACTIVE, Stage.DECLINED, Stage.EXPIRED, Stage.WITHDRAWN},
@@ -88,7 +89,8 @@ def invariants(s: MentorshipStatus, now: datetime | None = None) -> list[str]:
     need([n for n, _ in numbers] == list(range(1, s.cycle)), f"check-ins and misses numbered 1..{s.cycle - 1}")
     need([c.number for c in s.check_ins] == [n for n, what in numbers if what == "recorded"], "check-in numbers")
     need(s.missed_total == sum(1 for _, what in numbers if what == "missed"), "missed_total counts the misses")
-    need(s.cycle == 1 + len(s.check_ins) + s.missed_total, "cycle = 1 + check-ins + misses")
+    need(s.cycle == 1 + s.check_ins_recorded + s.missed_total, "cycle = 1 + check-ins + misses")
+    need(len(s.check_ins) == min(s.check_ins_recorded, KEEP_CHECK_INS), "the status keeps the latest check-ins")
     need(0 <= s.missed_in_a_row <= s.missed_total, "0 <= missed_in_a_row <= missed_total")
     trailing = 0
     for _, what in numbers:

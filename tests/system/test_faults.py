@@ -323,11 +323,14 @@ async def test_worker_sigkilled_mid_batch_loses_no_mentorship_and_no_email(tmp_p
             await cancel(drivers)
         finals = await final_statuses(stack, plans, 60)
         figures = tally(expected, mail.counts())
-        # Sends that took a second attempt: those the dead worker had started (re-sent once their start-to-close
+        # Sends that took a second attempt: those the dead worker had started (re-sent once their heartbeat
         # timeout ran out). Only they can be duplicated: the dead worker may have sent them before it died.
         resent = await resent_sends(stack, plans)
         others = max(mail.first_seen[key] for key in expected - resent) - killed_at
         last = max(mail.first_seen[key] for key in expected) - killed_at
+        # The sends the dead worker had started: retried once their heartbeat timeout (10 s) ran out, no longer
+        # after the whole one-minute attempt timeout.
+        cut_off_done = max((mail.first_seen[key] for key in resent), default=killed_at) - killed_at
         report(
             "faults: worker SIGKILL mid-batch",
             mentorships=len(plans),
@@ -339,10 +342,12 @@ async def test_worker_sigkilled_mid_batch_loses_no_mentorship_and_no_email(tmp_p
             note=f"killed after {len(at_kill & expected)}/{len(expected)} emails, {len(timed_pending)} timer emails "
             f"and {cut_off} started sends pending; new worker polling {polling_after:.1f}s after the kill; "
             f"{len(expected - resent)} emails done {others:.0f}s after the kill, the {len(resent)} sends the dead "
-            f"worker held re-sent after their 1-min start-to-close timeout, done at {last:.0f}s "
+            f"worker held re-sent after their 10 s heartbeat timeout, done at {cut_off_done:.0f}s; all done at "
+            f"{last:.0f}s "
             f"(test {time.monotonic() - started:.0f}s)",
         )
         assert figures.lost == 0, figures.missing
+        assert cut_off_done < 45, f"the cut-off sends took {cut_off_done:.0f}s after the kill"
         assert figures.unexpected == [], figures.unexpected
         check_final(plans, finals)
         assert resent <= expected

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 import workflows.effects as effects
 import workflows.metrics as metrics
+import workflows.rules as rules
 from tests.support.builders import invitation
 from workflows.contract import (
     AcceptInput,
     Audience,
     CheckInInput,
+    MentorshipStatus,
     Notice,
     PauseInput,
     ResumeInput,
@@ -154,3 +158,45 @@ def test_catch_up_applies_every_event_due_in_order_at_its_own_time() -> None:
         ("check-in 2 due", timedelta(days=14)),
     ]
     assert len(changes) == 4 and effects.catch_up(state, NOW + timedelta(days=15)) == []
+
+
+def test_the_state_stays_bounded_however_long_and_whatever_callers_send() -> None:
+    """A thousand check-ins with notes of 2,000 characters: the status keeps the latest, counts them all, and
+    stays far below Temporal's payload limit."""
+    state = effects.new_mentorship("w", invitation(), NOW).state
+    effects.accepted(effects.Change(state, NOW), AcceptInput(by="ada"))
+    for i in range(1000):
+        effects.checked_in(effects.Change(state, NOW + timedelta(minutes=i)), CheckInInput(by="ben.b", note="n" * 2000))
+    assert state.check_ins_recorded == 1000 and len(state.check_ins) == effects.KEEP_CHECK_INS
+    assert state.check_ins[-1].number == 1000 and state.cycle == 1001
+    assert len(state.timeline) == effects.KEEP_TIMELINE
+    assert state.timeline_entries_dropped == 1002 - effects.KEEP_TIMELINE
+    assert len(state.model_dump_json()) < 512 * 1024
+
+
+def test_pauses_are_limited_to_three_a_day_with_the_reason() -> None:
+    state = effects.new_mentorship("w", invitation(), NOW).state
+    effects.accepted(effects.Change(state, NOW), AcceptInput(by="ada"))
+    at = NOW
+    for _ in range(3):
+        rules.may_pause(state, PauseInput(by="ada"), at)
+        effects.paused(effects.Change(state, at), PauseInput(by="ada"))
+        effects.resumed(effects.Change(state, at), ResumeInput(by="ben.b"))
+        at += timedelta(hours=1)
+    with pytest.raises(
+        rules.Refused, match=r"paused 3 times in the last 24 hours.*again from Wed 2 Dec 2026, 09:00 UTC"
+    ):
+        rules.may_pause(state, PauseInput(by="ada"), at)
+    rules.may_pause(state, PauseInput(by="ada"), NOW + timedelta(days=1, seconds=1))
+    assert (state.pauses, state.resumes) == (3, 3)
+
+
+def test_counters_are_derived_for_state_carried_from_before_they_existed() -> None:
+    state = effects.new_mentorship("w", invitation(), NOW).state
+    effects.accepted(effects.Change(state, NOW), AcceptInput(by="ada"))
+    effects.paused(effects.Change(state, NOW), PauseInput(by="ada"))
+    effects.resumed(effects.Change(state, NOW), ResumeInput(by="ada"))
+    effects.checked_in(effects.Change(state, NOW), CheckInInput(by="ada"))
+    old = state.model_dump(mode="json", exclude={"check_ins_recorded", "pauses", "resumes", "recent_pauses"})
+    carried = MentorshipStatus.model_validate(old)
+    assert (carried.check_ins_recorded, carried.pauses, carried.resumes) == (1, 1, 1)

@@ -489,3 +489,22 @@ async def test_transient_email_failure_is_retried_until_delivered(world: World) 
     assert current.notification_failures == []
     assert world.sink.attempts == 3
     assert len(await wait_mail(world.sink, handle.id, 2)) == 2
+
+
+async def test_a_short_cadence_alone_runs_and_reminds_both(world: World) -> None:
+    """Only "check_in_every": "PT4S" given, as a raw start (the `temporal` CLI's way): the derived follow-up fits,
+    so the mentorship runs, reminds both and nudges both."""
+    data = people("mentee").model_dump(mode="json", exclude={"check_in_grace", "remind_after"})
+    data["check_in_every"] = "PT4S"
+    handle = await world.client.start_workflow(
+        "Mentorship", data, id=f"mentorship-{data['mentor']['id']}--{data['mentee']['id']}", task_queue=world.task_queue
+    )
+    world.started.append(handle.id)
+    started = await status_of(handle)
+    assert (started.invitation.check_in_every, started.invitation.check_in_grace) == ("PT4S", "PT1S")
+    await world.signal(handle, "accept", by=data["mentor"]["id"])
+    await world.env.sleep(timedelta(seconds=6))
+    await wait_status(handle, lambda s: s.cycle_nudged, "check-in 1 reminded and nudged")
+    mails = await wait_mail(world.sink, handle.id, 8)
+    assert {step for step, _ in mails} >= {"check-in-1-due", "check-in-1-nudge"}
+    assert sorted(to for step, to in mails if step == "check-in-1-nudge") == ["mentee", "mentor"]

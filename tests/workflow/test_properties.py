@@ -223,6 +223,9 @@ class Run:
             assert isinstance(parsed, PauseInput)
             until = parsed.until
             ok = stage is Stage.ACTIVE and (until is None or now < until <= now + MAX_DURATION)
+            # At most three pauses in any 24 hours (each tells the other participant).
+            paused_lately = [e for e in before.timeline if e.event == "paused" and e.at > now - timedelta(days=1)]
+            ok = ok and len(paused_lately) < 3
             return ("taken", Stage.PAUSED) if ok else ("refused", None)
         return ("taken", Stage.ACTIVE) if stage is Stage.PAUSED else ("refused", None)
 
