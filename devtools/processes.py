@@ -36,7 +36,7 @@ from temporalio.service import RPCError
 
 from devtools.mailsink import free_port
 from infra.encryption import CONTRACT_DATA_CONVERTER
-from infra.temporal import ensure_search_attributes
+from infra.temporal import SERVER_DYNAMIC_CONFIG, dynamic_config_args, ensure_search_attributes
 from workflows.search_attributes import SEARCH_ATTRIBUTE_TYPES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -586,8 +586,8 @@ class DevServer(ChildProcess):
         argv += ["--log-level", "warn"]
         for attribute, kind in SEARCH_ATTRIBUTE_TYPES.items():
             argv += ["--search-attribute", f"{attribute}={kind}"]
-        for key, value in (dynamic_config or {}).items():
-            argv += ["--dynamic-config-value", f"{key}={value}"]
+        # The project's server settings (payload limits) first; a caller's own may override them.
+        argv += dynamic_config_args({**SERVER_DYNAMIC_CONFIG, **(dynamic_config or {})})
         super().__init__(
             name,
             argv,

@@ -24,6 +24,24 @@ from workflows.search_attributes import SEARCH_ATTRIBUTE_TYPES
 
 DEFAULT_ADDRESS = "localhost:7233"
 
+# The largest payload the server accepts (a start, signal or update input, an activity's input or result, an
+# update's answer, the state carried across continue-as-new): what the contract allows with room to spare. The
+# largest is the state at its bounds (workflows/effects.py KEEP_*), about 1.4 MiB written entirely in four-byte
+# characters, tested against this in tests/unit/test_payload_limits.py; every input a caller sends is far
+# smaller. Anything larger is refused by the server before it reaches a history (Temporal's default: 2 MiB).
+PAYLOAD_LIMIT_BYTES = 3 * 1024 * 1024 // 2
+PAYLOAD_WARN_BYTES = 512 * 1024
+# Set on every server the project starts (make dev, the tests, the benchmarks) and in docker-compose.yml.
+SERVER_DYNAMIC_CONFIG: dict[str, str] = {
+    "limit.blobSize.error": str(PAYLOAD_LIMIT_BYTES),
+    "limit.blobSize.warn": str(PAYLOAD_WARN_BYTES),
+}
+
+
+def dynamic_config_args(config: Mapping[str, str] = SERVER_DYNAMIC_CONFIG) -> list[str]:
+    """``temporal server start-dev`` arguments that set ``config``."""
+    return [arg for key, value in config.items() for arg in ("--dynamic-config-value", f"{key}={value}")]
+
 
 async def connect(
     *, profile: str | None = None, settings: Settings | None = None, runtime: Runtime | None = None

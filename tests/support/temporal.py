@@ -21,7 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 from devtools import processes
 from devtools.mailsink import MailSink
 from infra.encryption import CONTRACT_DATA_CONVERTER
-from infra.temporal import ensure_search_attributes
+from infra.temporal import dynamic_config_args, ensure_search_attributes
 from tests.support.builders import MAIL_FROM, settings
 from worker import build_worker
 from workflows import search_attributes as sa
@@ -50,7 +50,7 @@ async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
         data_converter=CONTRACT_DATA_CONVERTER,
         search_attributes=sa.ALL_KEYS,
         ui=True,
-        dev_server_extra_args=["--ui-disable-news-fetch"],
+        dev_server_extra_args=["--ui-disable-news-fetch", *dynamic_config_args()],
     )
     try:
         yield env
