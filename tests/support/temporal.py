@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -59,9 +60,12 @@ async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @asynccontextmanager
-async def running_worker(client: Client, sink: MailSink, task_queue: str | None = None) -> AsyncIterator[str]:
+async def running_worker(
+    client: Client, sink: MailSink, task_queue: str | None = None, **overrides: Any
+) -> AsyncIterator[str]:
     """The project's own worker (worker.build_worker) on a fresh task queue (or ``task_queue``, to start a worker
-    again where one stopped), mailing the given sink."""
+    again where one stopped), mailing the given sink; ``overrides`` are settings (``worker_max_cached_workflows=0``:
+    no sticky queue, for a worker that will stop while the time-skipping server holds its clock)."""
     task_queue = task_queue or f"mentorship-test-{uuid.uuid4().hex[:8]}"
     worker_settings = settings(
         mentorship_task_queue=task_queue,
@@ -69,6 +73,7 @@ async def running_worker(client: Client, sink: MailSink, task_queue: str | None 
         smtp_port=sink.port,
         mail_from=MAIL_FROM,
         mentorship_link_template=None,
+        **overrides,
     )
     async with build_worker(client, worker_settings):
         yield task_queue

@@ -12,30 +12,22 @@ tests/unit/test_contract_properties.py).
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import uuid
 from collections import Counter
-from collections.abc import Coroutine, Iterator
-from contextlib import AsyncExitStack
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from temporalio.api.enums.v1 import EventType
-from temporalio.api.history.v1 import HistoryEvent
-from temporalio.client import Client
 from temporalio.service import RPCError
-from temporalio.testing import WorkflowEnvironment
 
-from devtools.mailsink import MailSink
 from tests.support import reliability
 from tests.support.invariants import invariants, reachable
-from tests.support.temporal import running_worker, time_skipping_server
+from tests.support.sandbox import Sandbox, sandbox_running, settled
 from workflows.actions import PARTICIPANT_ACTIONS
 from workflows.contract import (
     Audience,
@@ -230,95 +222,9 @@ class Run:
         return ("taken", Stage.ACTIVE) if stage is Stage.PAUSED else ("refused", None)
 
 
-R = TypeVar("R")
-
-
-class Sandbox:
-    """A time-skipping test server, the project's worker and a mail sink, on an event loop of their own (hypothesis
-    drives the examples synchronously; each example runs its scenario here to completion)."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="properties-sandbox", daemon=True)
-        self.stack = AsyncExitStack()
-        self.env: WorkflowEnvironment
-        self.sink: MailSink
-        self.task_queue: str
-
-    def run(self, coroutine: Coroutine[Any, Any, R], timeout: float = 120) -> R:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
-
-    async def start(self) -> None:
-        self.env = await self.stack.enter_async_context(time_skipping_server())
-        self.sink = await self.stack.enter_async_context(MailSink(port=0))
-        self.task_queue = await self.stack.enter_async_context(running_worker(self.env.client, self.sink))
-
-    @property
-    def client(self) -> Client:
-        return self.env.client
-
-
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
-    box = Sandbox()
-    box.thread.start()
-    try:
-        box.run(box.start())
-        yield box
-    finally:
-        box.run(box.stack.aclose())
-        box.loop.call_soon_threadsafe(box.loop.stop)
-        box.thread.join(10)
-        box.loop.close()
-
-
-OPEN_ACTIVITY_CLOSERS = {
-    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: "activity_task_completed_event_attributes",
-    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED: "activity_task_failed_event_attributes",
-    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: "activity_task_timed_out_event_attributes",
-    EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED: "activity_task_canceled_event_attributes",
-}
-WORKFLOW_TASK_CLOSERS = {
-    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
-    EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
-    EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
-}
-
-
-def quiet(events: list[HistoryEvent]) -> bool:
-    """No workflow task and no activity (email) in flight, no signal waiting to be handled."""
-    task_open = False
-    activities: set[int] = set()
-    for event in events:
-        kind = event.event_type
-        if kind == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
-            task_open = True
-        elif kind in WORKFLOW_TASK_CLOSERS:
-            task_open = False
-        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            activities.add(event.event_id)
-        elif kind in OPEN_ACTIVITY_CLOSERS:
-            activities.discard(getattr(event, OPEN_ACTIVITY_CLOSERS[kind]).scheduled_event_id)
-    return (
-        not task_open and not activities and events[-1].event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
-    )
-
-
-async def settled(box: Sandbox, run: Run, within: float = 20.0) -> MentorshipStatus:
-    """Wait until the workflow has handled everything sent and due so far, then answer its status."""
-    handle = box.client.get_workflow_handle(run.workflow_id)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        events = list((await handle.fetch_history()).events)
-        if quiet(events):
-            if any(e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED for e in events):
-                run.broken.append("a workflow task failed")
-            status: MentorshipStatus = await handle.query("status", result_type=MentorshipStatus)
-            return status
-        if loop.time() > deadline:
-            raise AssertionError(f"{run.workflow_id} never settled; last events: {[e.event_type for e in events[-5:]]}")
-        await asyncio.sleep(0.02)
+    yield from sandbox_running()
 
 
 def check_mail(box: Sandbox, run: Run, status: MentorshipStatus) -> int:
@@ -378,7 +284,7 @@ async def play(box: Sandbox, scenario: Scenario) -> Run:
     handle = await client.start_workflow(
         "Mentorship", invitation.model_dump(mode="json"), id=run.workflow_id, task_queue=box.task_queue
     )
-    before = await settled(box, run)
+    before = await settled(box.client, run.workflow_id, run.broken)
     run.broken += invariants(before, await box.env.get_current_time())
     for step in scenario.steps:
         if run.broken:
@@ -387,7 +293,7 @@ async def play(box: Sandbox, scenario: Scenario) -> Run:
             if not before.stage.is_open:
                 continue
             await box.env.sleep(parse_duration(run.invitation.check_in_every).exact * step.cycles)
-            after = await settled(box, run)
+            after = await settled(box.client, run.workflow_id, run.broken)
             if not reachable(before.stage, after.stage):
                 run.broken.append(f"{step}: stage {before.stage} -> {after.stage}")
             if len(after.refused_signals) != len(before.refused_signals):
@@ -405,7 +311,7 @@ async def play(box: Sandbox, scenario: Scenario) -> Run:
                     run.broken.append(f"{step}: signal turned away by the server while {before.stage}")
                 run.refused += 1
                 continue
-            after = await settled(box, run)
+            after = await settled(box.client, run.workflow_id, run.broken)
             run.refused += outcome == "refused"
             compare(run, step, outcome, stage, before, after)
         run.trace.append(f"{step} -> {after.stage}, timeline {[e.event for e in after.timeline]}")
