@@ -3,7 +3,7 @@
 One row per action: its name (the signal's and the update's, part of the public contract), its input model
 (one JSON object), its rule (``workflows/rules.py``: who may do it at which stage; refuses with a reason) and
 its effect (``workflows/effects.py``: what it changes and whom it tells). The workflow class builds its handlers
-from these rows (``workflows/handlers.py``), the CLI its verbs, the HTTP API its routes' inputs. Adding an
+from these rows (``workflows/handlers.py``), the CLI its verbs, the HTTP API its routes. Adding an
 action is a row here plus its rule and its effect.
 """
 
@@ -39,7 +39,8 @@ class Action(Generic[InputT]):
     input: type[InputT]
     rule: Callable[[MentorshipStatus, InputT, datetime], None]
     effect: Callable[[effects.Change, InputT], None]
-    # What the CLI and the API say the action does.
+    # What the HTTP API says of it: its operation's summary and description.
+    summary: str
     description: str
 
     def parse(self, inputs: tuple[Any, ...]) -> InputT:
@@ -51,20 +52,57 @@ INVITE = Action(
     Invitation,
     rules.may_invite,
     effects.invited,
-    "invite to an open mentorship of the same pair: from the other side, that is agreement",
+    "Invite",
+    "An invitation to an open mentorship of the same pair: from the other side, it is agreement.",
 )
-ACCEPT = Action("accept", AcceptInput, rules.may_accept, effects.accepted, "the invitee accepts the invitation")
-DECLINE = Action("decline", DeclineInput, rules.may_decline, effects.declined, "the invitee declines the invitation")
+ACCEPT = Action(
+    "accept",
+    AcceptInput,
+    rules.may_accept,
+    effects.accepted,
+    "Accept (the invitee)",
+    "The invitee accepts the invitation: the mentorship becomes active and both are told.",
+)
+DECLINE = Action(
+    "decline",
+    DeclineInput,
+    rules.may_decline,
+    effects.declined,
+    "Decline (the invitee)",
+    "The invitee declines the invitation; the initiator is told.",
+)
 WITHDRAW = Action(
     "withdraw",
     WithdrawInput,
     rules.may_withdraw,
     effects.withdrawn,
-    "the initiator withdraws the invitation, or either participant leaves the mentorship",
+    "Withdraw",
+    "The initiator withdraws the invitation, or either participant ends an active or paused mentorship.",
 )
-CHECK_IN = Action("check_in", CheckInInput, rules.may_check_in, effects.checked_in, "record a check-in")
-PAUSE = Action("pause", PauseInput, rules.may_pause, effects.paused, "pause check-ins, optionally until a time")
-RESUME = Action("resume", ResumeInput, rules.may_resume, effects.resumed, "resume a paused mentorship")
+CHECK_IN = Action(
+    "check_in",
+    CheckInInput,
+    rules.may_check_in,
+    effects.checked_in,
+    "Record a check-in",
+    "Either participant records the check-in that is due (an early one counts for the current cycle).",
+)
+PAUSE = Action(
+    "pause",
+    PauseInput,
+    rules.may_pause,
+    effects.paused,
+    "Pause",
+    "Either participant pauses an active mentorship, until resumed or until `until`.",
+)
+RESUME = Action(
+    "resume",
+    ResumeInput,
+    rules.may_resume,
+    effects.resumed,
+    "Resume",
+    "Either participant resumes a paused mentorship; a fresh check-in cycle starts.",
+)
 
 # Every action, by name. The invitation is the one whose input is not a participant's ActionInput.
 ACTIONS: dict[str, Action[Any]] = {

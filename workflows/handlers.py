@@ -33,7 +33,7 @@ def signal(action: Action[Any]) -> Any:
         self._as_signal(action, inputs)
 
     handler.__name__ = f"{action.name}_signal"
-    handler.__doc__ = f"Signal {action.name!r}: {action.description}. Input: {action.input.__name__}."
+    handler.__doc__ = f"Signal {action.name!r}: {action.description} Input: {action.input.__name__}."
     return workflow.signal(name=action.name)(handler)
 
 
@@ -49,7 +49,7 @@ def update(action: Action[Any]) -> Any:
         self._validate(action, inputs)
 
     handler.__name__ = action.name
-    handler.__doc__ = f"Update {action.name!r}: {action.description}. Input: {action.input.__name__}."
+    handler.__doc__ = f"Update {action.name!r}: {action.description} Input: {action.input.__name__}."
     definition = workflow.update(name=action.name)(handler)
     definition.validator(validator)
     return definition

@@ -14,6 +14,7 @@ route of its own, named after it, with its input model of the action table (``wo
 
 from __future__ import annotations
 
+import inspect
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -34,18 +35,13 @@ from api.deps import PageKeyDep, SettingsDep, Temporal, TemporalDep, require_api
 from api.errors import Problem, refusal_reason, unprocessable
 from api.models import MentorshipList, MentorshipSummary
 from workflows import search_attributes as sa
+from workflows.actions import PARTICIPANT_ACTIONS, Action
 from workflows.contract import (
     ID_PATTERN,
-    AcceptInput,
-    CheckInInput,
-    DeclineInput,
     Invitation,
     MentorshipStatus,
-    PauseInput,
-    ResumeInput,
     Role,
     Stage,
-    WithdrawInput,
     workflow_id_for,
 )
 
@@ -231,37 +227,28 @@ async def _ended_stage(temporal: Temporal, workflow_id: str) -> str | None:
     return described.typed_search_attributes.get(sa.STAGE) or "closed"
 
 
-@router.post("/{workflow_id}/accept", summary="Accept (the invitee)", response_model=None, responses=_ACTION)
-async def accept(workflow_id: WorkflowId, body: AcceptInput, temporal: TemporalDep) -> Response:
-    """The invitee accepts the invitation: the mentorship becomes active and both are told."""
-    return await _act(temporal, workflow_id, "accept", body)
+def _action_route(action: Action[Any]) -> None:
+    """``POST /mentorships/{workflow_id}/{action}``, from the action's row of the table (workflows/actions.py):
+    its input model is the body, its summary and description the operation's."""
+
+    async def route(workflow_id: WorkflowId, body: BaseModel, temporal: TemporalDep) -> Response:
+        return await _act(temporal, workflow_id, action.name, body)
+
+    # The body's model is the action's: FastAPI reads it from the signature (and names the operation after it).
+    route.__signature__ = inspect.signature(route).replace(  # type: ignore[attr-defined]
+        parameters=[
+            inspect.Parameter("workflow_id", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=WorkflowId),
+            inspect.Parameter("body", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=action.input),
+            inspect.Parameter("temporal", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=TemporalDep),
+        ]
+    )
+    route.__name__ = route.__qualname__ = action.name
+    route.__doc__ = action.description
+    router.post(f"/{{workflow_id}}/{action.name}", summary=action.summary, response_model=None, responses=_ACTION)(
+        route
+    )
 
 
-@router.post("/{workflow_id}/decline", summary="Decline (the invitee)", response_model=None, responses=_ACTION)
-async def decline(workflow_id: WorkflowId, body: DeclineInput, temporal: TemporalDep) -> Response:
-    """The invitee declines the invitation; the initiator is told."""
-    return await _act(temporal, workflow_id, "decline", body)
-
-
-@router.post("/{workflow_id}/withdraw", summary="Withdraw", response_model=None, responses=_ACTION)
-async def withdraw(workflow_id: WorkflowId, body: WithdrawInput, temporal: TemporalDep) -> Response:
-    """The initiator withdraws the invitation, or either participant ends an active or paused mentorship."""
-    return await _act(temporal, workflow_id, "withdraw", body)
-
-
-@router.post("/{workflow_id}/check_in", summary="Record a check-in", response_model=None, responses=_ACTION)
-async def check_in(workflow_id: WorkflowId, body: CheckInInput, temporal: TemporalDep) -> Response:
-    """Either participant records the check-in that is due (an early one counts for the current cycle)."""
-    return await _act(temporal, workflow_id, "check_in", body)
-
-
-@router.post("/{workflow_id}/pause", summary="Pause", response_model=None, responses=_ACTION)
-async def pause(workflow_id: WorkflowId, body: PauseInput, temporal: TemporalDep) -> Response:
-    """Either participant pauses an active mentorship, until resumed or until `until`."""
-    return await _act(temporal, workflow_id, "pause", body)
-
-
-@router.post("/{workflow_id}/resume", summary="Resume", response_model=None, responses=_ACTION)
-async def resume(workflow_id: WorkflowId, body: ResumeInput, temporal: TemporalDep) -> Response:
-    """Either participant resumes a paused mentorship; a fresh check-in cycle starts."""
-    return await _act(temporal, workflow_id, "resume", body)
+# Every participant's action, in the table's order: adding an action to the table adds its route.
+for _action in PARTICIPANT_ACTIONS.values():
+    _action_route(_action)
