@@ -4,7 +4,9 @@ One row per action: its name (the signal's and the update's, part of the public 
 (one JSON object), its rule (``workflows/rules.py``: who may do it at which stage; refuses with a reason) and
 its effect (``workflows/effects.py``: what it changes and whom it tells). The workflow class builds its handlers
 from these rows (``workflows/handlers.py``), the CLI its verbs, the HTTP API its routes. Adding an
-action is a row here plus its rule and its effect.
+action is a row here plus its rule and its effect, its two lines in the workflow class (the signal and the update,
+listed there so that a reader finds every handler in one place), and, when it tells someone, its notice's
+wording in ``activities/messages.py``.
 """
 
 from __future__ import annotations
