@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test test-unit lint typecheck check worker demo bench histories replay clean
+.PHONY: dev test test-unit lint typecheck check worker demo bench histories replay schemas clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.lifecycle -n 400 --experiment $(BENCH_EXPERIMENTS)
 	$(BIN)/python -m bench.lifecycle -n 400 --section experiments-email --experiment Mentorship,floor,Mentorship+before,floor+before
 	$(BIN)/python -m bench.scale --max-cached-workflows 1000 250
+
+# Regenerate the published JSON Schemas (schemas/) after a change to the contract's models; a unit test checks them.
+schemas: $(STAMP)
+	$(BIN)/python -m devtools.schemas
 
 # Re-record tests/histories: only for a deliberate, documented incompatible workflow change (see README).
 histories: $(STAMP)

@@ -1,0 +1,113 @@
+"""The contract as JSON Schema files, for services in any language: generated from the pydantic models and
+checked in under ``schemas/`` (a unit test fails when they are out of date).
+
+    python -m devtools.schemas          # write them
+    python -m devtools.schemas --check  # exit 1, naming the stale files, when they differ
+
+One file per payload: the start input, every action's input (signal and update alike, from the action table)
+and the status (the ``status`` query's answer, every update's answer and the workflow's result).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from workflows.actions import ACTIONS
+from workflows.contract import MentorshipInput, MentorshipStatus
+
+ROOT = Path(__file__).resolve().parent.parent
+FOLDER = ROOT / "schemas"
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def _schema(model: type[BaseModel], file: str, title: str, *, mode: str = "validation") -> dict[str, Any]:
+    schema = model.model_json_schema(mode="serialization" if mode == "serialization" else "validation")
+    return {"$schema": DRAFT, "$id": f"schemas/{file}", **schema, "title": title}
+
+
+def _prune(schema: dict[str, Any]) -> dict[str, Any]:
+    """Drop the definitions nothing refers to any more."""
+    defs = schema.get("$defs", {})
+    used: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/") and ref[8:] not in used:
+                used.add(ref[8:])
+                walk(defs.get(ref[8:]))
+            for key, value in node.items():
+                if key != "$defs":
+                    walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    if defs:
+        schema["$defs"] = {name: body for name, body in defs.items() if name in used}
+        if not schema["$defs"]:
+            del schema["$defs"]
+    return schema
+
+
+def schemas() -> dict[str, dict[str, Any]]:
+    """File name -> schema."""
+    start = _schema(MentorshipInput, "mentorship-start.schema.json", "MentorshipStart")
+    # `carried` is the workflow's own, across continue-as-new: not for callers.
+    start["properties"].pop("carried")
+    files = {"mentorship-start.schema.json": _prune(start)}
+    for name, action in ACTIONS.items():
+        file = f"action-{name.replace('_', '-')}.schema.json"
+        title = "".join(part.capitalize() for part in name.split("_")) + "Input"
+        files[file] = _schema(action.input, file, title)
+    files["mentorship-status.schema.json"] = _schema(
+        MentorshipStatus, "mentorship-status.schema.json", "MentorshipStatus", mode="serialization"
+    )
+    return files
+
+
+def text(schema: dict[str, Any]) -> str:
+    return json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+
+
+def stale() -> list[str]:
+    """The files that differ from what the models say (or are missing, or are left over)."""
+    wanted = schemas()
+    present = {path.name for path in FOLDER.glob("*.schema.json")}
+    differing = [
+        name
+        for name, schema in wanted.items()
+        if not (FOLDER / name).exists() or (FOLDER / name).read_text(encoding="utf-8") != text(schema)
+    ]
+    return sorted(differing + sorted(present - set(wanted)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devtools.schemas", description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only check; exit 1 when a file is out of date")
+    args = parser.parse_args(argv)
+    if args.check:
+        out_of_date = stale()
+        if out_of_date:
+            print(f"out of date: {', '.join(out_of_date)}; run `make schemas`", file=sys.stderr)
+            return 1
+        return 0
+    FOLDER.mkdir(exist_ok=True)
+    wanted = schemas()
+    for leftover in {path.name for path in FOLDER.glob("*.schema.json")} - set(wanted):
+        (FOLDER / leftover).unlink()
+    for name, schema in wanted.items():
+        (FOLDER / name).write_text(text(schema), encoding="utf-8")
+    print(f"wrote {len(wanted)} schemas to {FOLDER.relative_to(ROOT)}/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
