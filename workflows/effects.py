@@ -52,6 +52,16 @@ KEEP_CHARACTERS_BY = 64
 KEEP_CHARACTERS_REASON = 500
 
 
+# The notices that show the invitation's message and focus areas (activities/messages.py).
+SHOWS_THE_INVITATION = frozenset({Notice.INVITATION, Notice.INVITATION_REMINDER})
+
+
+def _without_its_text(invitation: Invitation) -> Invitation:
+    if invitation.message is None and not invitation.focus_areas:
+        return invitation
+    return invitation.model_copy(update={"message": None, "focus_areas": []})
+
+
 @dataclass
 class Change:
     """One change to a mentorship, as it is being decided."""
@@ -109,7 +119,9 @@ class Change:
                 step=step,
                 to=audience,
                 recipient=recipient,
-                invitation=inv,
+                # What the message needs: the invitation's own message and focus areas only where they are shown
+                # (every email's input is kept in the history, up to a 2,000-character message each time).
+                invitation=inv if kind in SHOWS_THE_INVITATION else _without_its_text(inv),
                 actor=actor,
                 at=at,
                 text=text,

@@ -200,3 +200,19 @@ def test_counters_are_derived_for_state_carried_from_before_they_existed() -> No
     old = state.model_dump(mode="json", exclude={"check_ins_recorded", "pauses", "resumes", "recent_pauses"})
     carried = MentorshipStatus.model_validate(old)
     assert (carried.check_ins_recorded, carried.pauses, carried.resumes) == (1, 1, 1)
+
+
+def test_an_email_carries_the_invitations_text_only_where_it_shows_it() -> None:
+    """Every email's input stays in the history: the invitation's message and focus areas go only with the
+    invitation and its reminders, which show them."""
+    start = effects.new_mentorship("w", invitation(message="m" * 2000, focus_areas=["talks"]), NOW)
+    state = start.state
+    reminder = effects.Change(state, NOW)
+    effects.invitation_reminder(reminder)
+    accepted = effects.Change(state, NOW)
+    effects.accepted(accepted, AcceptInput(by="ada"))
+    sent = start.notifications + reminder.notifications + accepted.notifications
+    shown = {n.kind: (n.invitation.message, n.invitation.focus_areas) for n in sent}
+    assert shown[Notice.INVITATION] == shown[Notice.INVITATION_REMINDER] == ("m" * 2000, ["talks"])
+    assert shown[Notice.INVITATION_SENT] == shown[Notice.MENTORSHIP_STARTED] == (None, [])
+    assert state.invitation.message == "m" * 2000  # the status keeps it
