@@ -395,7 +395,9 @@ class MentorshipStatus(BaseModel):
     timeline: list[TimelineEntry] = Field(default_factory=list, description="The latest entries (at most 200)")
     timeline_entries_dropped: int = Field(default=0, description="Older entries no longer kept in the status")
     notifications_sent: int = 0
-    notifications_pending: int = Field(default=0, description="Emails being sent (or retried) right now")
+    notifications_pending: int = Field(
+        default=0, description="Emails being sent (or retried), queued, or due from timed events not yet handled"
+    )
     notifications_failed: int = Field(default=0, description="Emails given up on, in all (the list keeps the latest)")
     notification_failures: list[NotificationFailure] = Field(default_factory=list)
     refused_signals: list[RefusedSignal] = Field(default_factory=list)

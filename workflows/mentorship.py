@@ -161,10 +161,10 @@ class Mentorship:
             raise ApplicationError(self._invalid, type=INVALID_INPUT)
         # A copy: a query must not change the state it reports. It reports the state after the timed events
         # already due, as the next action will find it (the link pages judge by it).
-        state = self._caught_up_copy()
-        return state.model_copy(
-            update={"waiting_for": wording.waiting_for(state), "notifications_pending": self._sending}
-        )
+        state, due_emails = self._caught_up_copy()
+        # Pending: being sent, queued, or due from the timed events already due but not yet handled.
+        pending = self._sending + len(self._outbox) + due_emails
+        return state.model_copy(update={"waiting_for": wording.waiting_for(state), "notifications_pending": pending})
 
     # --- Signals and updates: one pair per row of the action table (workflows/actions.py), each row naming
     # the input model, the rule and the effect. The names and the one-JSON-object inputs are the public contract
@@ -199,7 +199,7 @@ class Mentorship:
         try:
             # Judged as the handler will judge it: after the timed events already due (a validator must not
             # change the state, so on a copy).
-            self._judge(action, inputs, self._caught_up_copy())
+            self._judge(action, inputs, self._caught_up_copy()[0])
         except rules.Refused as refused:
             # A rejected update leaves no trace in history; the caller reads the reason.
             raise ValueError(str(refused)) from None
@@ -248,14 +248,15 @@ class Mentorship:
         for change in effects.catch_up(self.state, workflow.now()):
             self._take(change)
 
-    def _caught_up_copy(self) -> MentorshipStatus:
-        """The state as ``_catch_up`` would leave it, without changing it (for validators and queries)."""
+    def _caught_up_copy(self) -> tuple[MentorshipStatus, int]:
+        """The state as ``_catch_up`` would leave it, without changing it (for validators and queries), and how
+        many emails those timed events would send."""
         due = plan.next_due(self.state)
         if due is None or due.at > workflow.now():
-            return self.state
+            return self.state, 0
         state = self.state.model_copy(deep=True)
-        effects.catch_up(state, workflow.now())
-        return state
+        changes = effects.catch_up(state, workflow.now())
+        return state, sum(len(change.notifications) for change in changes)
 
     def _take(self, change: effects.Change) -> None:
         """What a decided change asks for: its notifications to the outbox, its counters to the metrics."""
