@@ -8,7 +8,6 @@ The dependencies are coroutines so that FastAPI runs them in the event loop, not
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from temporalio.client import Client, RPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
 from api.errors import rpc_problem
+from api.guards import MISSING_KEY, is_a_key
 from infra.settings import Settings
 from infra.temporal import connect
 
@@ -118,12 +118,7 @@ bearer = HTTPBearer(auto_error=False, description="One of the keys in MENTORSHIP
 async def require_api_key(
     state: StateDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> None:
+    # api.guards has checked this before the body was read; checked again here, where the schema declares it.
     given = credentials.credentials.encode("utf-8", "replace") if credentials is not None else b""
-    matched = False
-    # Every key is compared (no early exit), each in constant time.
-    for key in state.api_keys:
-        matched |= hmac.compare_digest(key, given)
-    if not matched:
-        raise HTTPException(
-            401, "a valid API key is required: 'Authorization: Bearer <key>'", headers={"WWW-Authenticate": "Bearer"}
-        )
+    if not is_a_key(state.api_keys, given):
+        raise HTTPException(401, MISSING_KEY, headers={"WWW-Authenticate": "Bearer"})

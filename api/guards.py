@@ -22,14 +22,18 @@ PROTECTED_PREFIX = "/mentorships"
 MISSING_KEY = "a valid API key is required: 'Authorization: Bearer <key>'"
 
 
-def key_is_valid(api_keys: Sequence[bytes], authorization: bytes) -> bool:
-    """Whether an Authorization header carries one of the keys; every key compared, each in constant time."""
-    scheme, _, given = authorization.partition(b" ")
-    given = given.strip() if scheme.lower() == b"bearer" else b""
+def is_a_key(api_keys: Sequence[bytes], given: bytes) -> bool:
+    """Whether ``given`` is one of the keys: every key compared (no early exit), each in constant time."""
     matched = False
     for key in api_keys:
         matched |= hmac.compare_digest(key, given)
     return matched and bool(given)
+
+
+def key_is_valid(api_keys: Sequence[bytes], authorization: bytes) -> bool:
+    """Whether an Authorization header carries one of the keys as a bearer token."""
+    scheme, _, given = authorization.partition(b" ")
+    return scheme.lower() == b"bearer" and is_a_key(api_keys, given.strip())
 
 
 class RequestGuard:

@@ -102,14 +102,6 @@ async def port_answers(port: int, host: str = HOST) -> bool:
     return True
 
 
-async def wait_for_port(port: int, host: str = HOST) -> None:
-    """Until ``host:port`` accepts a connection (for as long as it takes: bound it with a timeout)."""
-    while True:
-        if await port_answers(port, host):
-            return
-        await asyncio.sleep(0.1)
-
-
 async def http_status(port: int, host: str = HOST, path: str = "/") -> int | None:
     """The status code of a GET, or None if nothing answers; plain asyncio so that it can be cancelled."""
     try:

@@ -4,8 +4,8 @@
 
 The first key encrypts; every listed key decrypts, so a key is rotated by putting a new one first and dropping
 the old one only once no history that the workers or the codec server still read was written with it. Without
-keys the data converter is exactly ``pydantic_data_converter``, and payloads that were never encrypted are read
-as they are, so turning encryption on does not strand older histories.
+keys the data converter is ``CONTRACT_DATA_CONVERTER`` (pydantic's, see ``infra/converter.py``), and payloads
+that were never encrypted are read as they are, so turning encryption on does not strand older histories.
 
 The format is that of Temporal's encryption sample (samples-python), so other tools built on it can read it:
 metadata ``encoding`` is ``binary/encrypted`` and ``encryption-key-id`` names the key; the data is a 12-byte

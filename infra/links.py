@@ -15,7 +15,7 @@ every configured secret is accepted, so a secret can be rotated without breaking
 Whether a link was used is not stored anywhere: it is read from the mentorship's state. An accept link is spent
 once the invitation is no longer open; a check-in link once its check-in is no longer the one due. This module
 is pure (no I/O, no FastAPI): the worker's email activity imports it to write the links into the emails, and the
-API (``api/app.py``) to verify them. The configured secrets are ``Settings.link_secrets``.
+API's link pages (``api/routes/links.py``) to verify them. The configured secrets are ``Settings.link_secrets``.
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from workflows.durations import default_grace, default_remind_after, parse_duration
+from workflows.text import truncate
 
 WORKFLOW_TYPE = "Mentorship"
 DEFAULT_TASK_QUEUE = "mentorship"
@@ -85,7 +86,7 @@ ID_PATTERN = re.compile(r"[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*")
 
 def shown(value: str, limit: int = 40) -> str:
     """A value quoted in an error message, cut short: refusals are recorded in the state and must stay small."""
-    return repr(value if len(value) <= limit else value[:limit] + "…")
+    return repr(truncate(value, limit + 1))
 
 
 def _trusted(info: ValidationInfo) -> bool:
