@@ -11,6 +11,8 @@ leaves the process; the workflow validates again.
     status = await mentorship_client.status(client, status.workflow_id)                 # the `status` query
     async for execution in mentorship_client.list_mentorships(client, mentorship_client.list_query(at_risk=True)):
         ...
+    person = await mentorship_client.set_limits(client, "ana", {"max_mentees": 2})   # a person's limits
+    person = await mentorship_client.person_status(client, "ana")                    # None: no record yet
 
 One client for every Python caller: the command line and the demo (``starter.py``), the HTTP API (``api/``) and
 the benchmarks. The workflow is started by its type name (``WORKFLOW_TYPE``), so nothing here imports the
@@ -26,7 +28,10 @@ from typing import Any
 from pydantic import BaseModel
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowExecution
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.service import RPCError, RPCStatusCode
 
+import workflows.places as places
+from activities.places import has_ended, person_record
 from infra.settings import get_settings
 from workflows import search_attributes as sa
 from workflows.actions import PARTICIPANT_ACTIONS
@@ -36,7 +41,12 @@ from workflows.contract import (
     Invitation,
     MentorshipInput,
     MentorshipStatus,
+    PersonInput,
+    PersonStatus,
+    Role,
+    SetLimitsInput,
     Stage,
+    person_workflow_id,
     workflow_id_for,
 )
 from workflows.durations import humanize_duration, humanize_every
@@ -95,10 +105,38 @@ async def invite(
         static_details=details_for(invitation),
         search_attributes=sa.at_invitation(invitation),
     )
+    await refuse_without_free_places(client, invitation)
     current: MentorshipStatus = await client.execute_update_with_start_workflow(
         "invite", invitation, start_workflow_operation=operation, result_type=MentorshipStatus
     )
     return current
+
+
+class NoFreePlace(ValueError):
+    """An invitation refused before anything starts: the inviter or the invitee has no free place now."""
+
+
+async def refuse_without_free_places(client: Client, invitation: Invitation) -> None:
+    """Raise ``NoFreePlace`` with the reason when the mentor or the mentee has no free place right now (the places
+    of this pair's own open mentorship do not count: inviting it again changes nothing). Accepting checks again,
+    atomically, in the people's records; this only spares people an invitation nobody could accept."""
+    workflow_id = workflow_id_for(invitation.mentor.id, invitation.mentee.id)
+    reasons: list[str] = []
+    for role in (Role.MENTOR, Role.MENTEE):
+        person = invitation.person(role)
+        record = await person_status(client, person.id)
+        if record is None:
+            continue
+        others = record.model_copy(update={"places": [p for p in record.places if p.workflow_id != workflow_id]})
+        free = others.free_as(role)
+        if free is not None and free <= 0:
+            # A place held by a mentorship that ended without giving it back (terminated) is free in truth: the
+            # acceptance will take it back, so the invitation may go.
+            in_role = [p for p in others.places if p.role is role]
+            if not any([await has_ended(client, p.workflow_id, p.key) for p in in_role]):
+                reasons.append(places.no_free_place(others, role, person.name))
+    if reasons:
+        raise NoFreePlace("; ".join(reasons))
 
 
 def _validated(action: str, payload: BaseModel | dict[str, Any]) -> BaseModel:
@@ -124,6 +162,40 @@ async def send(client: Client, workflow_id: str, action: str, payload: BaseModel
 async def status(client: Client, workflow_id: str) -> MentorshipStatus:
     current: MentorshipStatus = await client.get_workflow_handle(workflow_id).query(
         "status", result_type=MentorshipStatus
+    )
+    return current
+
+
+def _person_id(person_id: str) -> str:
+    return PersonInput(person_id=person_id).person_id
+
+
+async def person_status(client: Client, person_id: str) -> PersonStatus | None:
+    """A person's record (their limits and the places their mentorships hold); None when they have none yet (no
+    limits set, no mentorship ever accepted)."""
+    handle = client.get_workflow_handle(person_workflow_id(_person_id(person_id)))
+    try:
+        current: PersonStatus = await handle.query("status", result_type=PersonStatus)
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    return current
+
+
+async def set_limits(
+    client: Client, person_id: str, limits: SetLimitsInput | dict[str, Any], *, task_queue: str | None = None
+) -> PersonStatus:
+    """Set a person's limits (a field left out keeps its value, null removes it); answers their record. Their
+    record starts if they have none (update-with-start)."""
+    validated = limits if isinstance(limits, SetLimitsInput) else SetLimitsInput.model_validate(limits)
+    current: PersonStatus = await client.execute_update_with_start_workflow(
+        "set_limits",
+        validated,
+        start_workflow_operation=person_record(
+            _person_id(person_id), task_queue or get_settings().mentorship_task_queue
+        ),
+        result_type=PersonStatus,
     )
     return current
 
@@ -166,4 +238,17 @@ async def list_mentorships(client: Client, query: str) -> AsyncIterator[Workflow
         yield execution
 
 
-__all__ = ["act", "details_for", "invite", "list_mentorships", "list_query", "send", "status", "summary_for"]
+__all__ = [
+    "NoFreePlace",
+    "act",
+    "details_for",
+    "invite",
+    "list_mentorships",
+    "list_query",
+    "person_status",
+    "refuse_without_free_places",
+    "send",
+    "set_limits",
+    "status",
+    "summary_for",
+]

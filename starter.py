@@ -4,6 +4,8 @@
     python starter.py accept mentorship-ana--ben --by ben
     python starter.py status mentorship-ana--ben
     python starter.py list --stage active --at-risk
+    python starter.py limits ana --max-mentees 2 --max-mentors none
+    python starter.py person ana
     python starter.py demo
 
 Every input is validated here, at the edge (by mentorship_client), before anything reaches Temporal; the workflow
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import secrets
 import sys
 from collections.abc import Callable
@@ -25,6 +28,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from temporalio.client import Client, WorkflowExecution, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 import mentorship_client
@@ -32,9 +36,35 @@ from infra.process import exit_now
 from infra.temporal import connect
 from workflows import search_attributes as sa
 from workflows.actions import PARTICIPANT_ACTIONS
-from workflows.contract import AcceptInput, CheckInInput, Invitation, MentorshipStatus, PauseInput, Stage, explain
+from workflows.contract import (
+    NO_FREE_PLACE,
+    AcceptInput,
+    CheckInInput,
+    Invitation,
+    MentorshipStatus,
+    PauseInput,
+    PersonStatus,
+    Role,
+    SetLimitsInput,
+    Stage,
+    explain,
+    person_workflow_id,
+)
 
 # --- The command line --------------------------------------------------------------------------------------
+
+# Exit codes (shown in --help).
+DONE = 0
+REFUSED = 1  # refused by the mentorship or the record (the reason is printed), or nothing found
+INVALID = 2  # the input does not fit the contract, or the command line is wrong (argparse's own code)
+NO_FREE_PLACE_EXIT = 3  # the mentor or the mentee has no free place (the reason is printed)
+
+EXIT_CODES = f"""exit codes:
+  {DONE}  done
+  {REFUSED}  refused (the reason is printed), or no such mentorship or person record
+  {INVALID}  invalid input or usage (each field with its reason)
+  {NO_FREE_PLACE_EXIT}  no free place: the mentor or the mentee is at their limit (the reason is printed); an
+     invitation starts nothing, an acceptance changes nothing and the invitation stays open"""
 
 
 class UsageError(Exception):
@@ -70,6 +100,51 @@ def _print_status(current: MentorshipStatus, as_json: bool) -> None:
         by = f" by {entry.by}" if entry.by else ""
         detail = f" — {entry.detail}" if entry.detail else ""
         print(f"    {entry.at:%Y-%m-%d %H:%M:%S} {entry.event}{by}{detail}")
+
+
+def _print_person(record: PersonStatus, as_json: bool) -> None:
+    if as_json:
+        print(record.model_dump_json(indent=2))
+        return
+    name = f"{record.name} ({record.person_id})" if record.name else record.person_id
+    print(f"{person_workflow_id(record.person_id)}: {name}" + (", at a limit" if record.at_limit else ""))
+    print(f"  mentees: {record.open_as_mentor}, {_limit_text(record.max_mentees, record.free_as_mentor)}")
+    print(f"  mentors: {record.open_as_mentee}, {_limit_text(record.max_mentors, record.free_as_mentee)}")
+    refusals = f"{record.refusals} acceptance{'' if record.refusals == 1 else 's'} refused for want of a place"
+    print(
+        f"  places: {record.places_taken} taken, {record.places_released} given back, "
+        f"{record.places_reclaimed} taken back; {refusals}"
+    )
+    for place in record.places:
+        role = "mentor of" if place.role is Role.MENTOR else "mentee of"
+        print(f"    {role} {place.partner_id} since {place.since:%Y-%m-%d %H:%M:%S} ({place.workflow_id})")
+    if record.limits_changed_at is not None:
+        print(f"  limits changed {record.limits_changed_at:%Y-%m-%d %H:%M:%S}")
+
+
+def _limit_text(limit: int | None, free: int | None) -> str:
+    return "no limit" if limit is None else f"limit {limit} ({free} free)"
+
+
+_NO_LIMIT_WORDS = ("none", "null")
+_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,9}")
+
+
+def _limits_payload(args: argparse.Namespace) -> dict[str, Any]:
+    """The limits given on the command line: only the flags given; `none` removes a limit. Anything else that is
+    not a whole number goes to the model as it is, which refuses it with the reason."""
+    payload: dict[str, Any] = {}
+    for field in ("max_mentees", "max_mentors"):
+        text: str | None = getattr(args, field)
+        if text is None:
+            continue
+        if text.strip().lower() in _NO_LIMIT_WORDS:
+            payload[field] = None
+        elif _WHOLE_NUMBER.fullmatch(text):
+            payload[field] = int(text)
+        else:
+            payload[field] = text
+    return payload
 
 
 # The verbs of the participants' actions: the action table's names, `_` shown as `-` (`check-in`).
@@ -108,7 +183,12 @@ def _parse_time(text: str) -> datetime:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="starter.py", description="Start and drive mentorship workflows.")
+    parser = argparse.ArgumentParser(
+        prog="starter.py",
+        description="Start and drive mentorship workflows.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--profile", help="Temporal environment-configuration profile (default: TEMPORAL_PROFILE)")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -137,6 +217,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--person", help="participant id, as mentor or mentee")
     p.add_argument("--due-before", type=_parse_time, help="next check-in due before this ISO 8601 time")
     p.add_argument("--query", help="a raw visibility query instead of the filters")
+
+    p = commands.add_parser("limits", help="set a person's limits (only the flags given change; none removes one)")
+    p.add_argument("person_id", help="e.g. ana")
+    p.add_argument("--max-mentees", metavar="N|none", help="how many people they mentor at once: 0-100, or none")
+    p.add_argument("--max-mentors", metavar="N|none", help="how many mentors they have at once: 0-100, or none")
+    p.add_argument("--json", action="store_true", help="print the record as JSON")
+
+    p = commands.add_parser("person", help="show a person's record: their limits and the places held")
+    p.add_argument("person_id", help="e.g. ana")
+    p.add_argument("--json", action="store_true", help="print the record as JSON")
 
     p = commands.add_parser("demo", help="run a whole mentorship on short timings (needs `make dev` running)")
     p.add_argument("--fast", action="store_true", help="shorter still (for tests)")
@@ -176,24 +266,41 @@ async def run_cli(argv: list[str], *, client: Client | None = None) -> int:
                 count += 1
                 print(_list_line(execution))
             print(f"# {count} mentorship(s)")
+        elif command == "limits":
+            limits = SetLimitsInput.model_validate(_limits_payload(args))
+            _print_person(await mentorship_client.set_limits(client, args.person_id, limits), args.json)
+        elif command == "person":
+            record = await mentorship_client.person_status(client, args.person_id)
+            if record is None:
+                print(
+                    f"error: no record of {args.person_id!r}: no limits set and no mentorship of theirs accepted yet",
+                    file=sys.stderr,
+                )
+                return REFUSED
+            _print_person(record, args.json)
         elif command == "demo":
             await demo(client, fast=args.fast)
     except ValidationError as err:
         print(f"error: invalid input: {explain(err)}", file=sys.stderr)
-        return 2
+        return INVALID
+    except mentorship_client.NoFreePlace as err:
+        # Before anything started: the mentor or the mentee is at their limit.
+        print(f"refused: {err}", file=sys.stderr)
+        return NO_FREE_PLACE_EXIT
     except (UsageError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
-        return 2
+        return INVALID
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         print(f"refused: {getattr(cause, 'message', None) or cause or err}", file=sys.stderr)
-        return 1
+        no_place = isinstance(cause, ApplicationError) and cause.type == NO_FREE_PLACE
+        return NO_FREE_PLACE_EXIT if no_place else REFUSED
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             print(f"error: no open mentorship {getattr(args, 'workflow_id', '')!r}: {err.message}", file=sys.stderr)
-            return 1
+            return REFUSED
         raise
-    return 0
+    return DONE
 
 
 def _list_line(execution: WorkflowExecution) -> str:
@@ -298,4 +405,14 @@ if __name__ == "__main__":
     main()
 
 
-__all__ = ["build_parser", "demo", "demo_invitation", "main", "run_cli"]
+__all__ = [
+    "DONE",
+    "INVALID",
+    "NO_FREE_PLACE_EXIT",
+    "REFUSED",
+    "build_parser",
+    "demo",
+    "demo_invitation",
+    "main",
+    "run_cli",
+]

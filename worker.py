@@ -1,4 +1,5 @@
-"""The worker: runs the Mentorship workflow and its email activity on the mentorship task queue.
+"""The worker: runs the Mentorship and Person workflows, the email activity and the place activities on the
+mentorship task queue.
 
 Connection follows Temporal's environment configuration (see ``infra/temporal.py``); mail, the task queue,
 tuning and observability follow ``infra.settings.Settings``. SIGINT or SIGTERM stops polling and lets in-flight
@@ -22,11 +23,13 @@ from temporalio.worker import Interceptor, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.mailer import Mailer
+from activities.places import PlaceKeeper
 from infra import observability
 from infra.process import bind_address, exit_now, probe
 from infra.settings import Settings
 from infra.temporal import connect
 from workflows.mentorship import Mentorship
+from workflows.person import PersonRecord
 
 log = logging.getLogger("mentorship.worker")
 
@@ -58,11 +61,17 @@ def build_worker(
     """The worker exactly as deployed, for ``main`` and for tests against a test server."""
     if graceful_shutdown is None:
         graceful_shutdown = shutdown_grace(settings)
+    keeper = PlaceKeeper(client)
     return Worker(
         client,
         task_queue=settings.mentorship_task_queue,
-        workflows=[Mentorship],
-        activities=[(mailer or Mailer(settings)).send_notification],
+        workflows=[Mentorship, PersonRecord],
+        activities=[
+            (mailer or Mailer(settings)).send_notification,
+            keeper.take_places,
+            keeper.release_places,
+            keeper.find_ended_places,
+        ],
         graceful_shutdown_timeout=graceful_shutdown,
         workflow_runner=WORKFLOW_RUNNER,
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,

@@ -17,8 +17,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 # The largest valid input is an invitation with every text field at its limit: about 8 KiB of JSON, or 48 KiB
 # with every character escaped as \uXXXX. Anything beyond this is no input of the contract.
 MAX_BODY_BYTES = 64 * 1024
-# The paths that need an API key (the link pages carry their own credential, health checks none).
-PROTECTED_PREFIX = "/mentorships"
+# The paths that need an API key, with everything under them (the link pages carry their own credential, health
+# checks none).
+PROTECTED_PREFIXES = ("/mentorships", "/people")
 MISSING_KEY = "a valid API key is required: 'Authorization: Bearer <key>'"
 
 
@@ -48,9 +49,7 @@ class RequestGuard:
             return
         headers = dict(scope["headers"])
         path: str = scope["path"]
-        if (path == PROTECTED_PREFIX or path.startswith(PROTECTED_PREFIX + "/")) and not key_is_valid(
-            self.api_keys, headers.get(b"authorization", b"")
-        ):
+        if _protected(path) and not key_is_valid(self.api_keys, headers.get(b"authorization", b"")):
             await _problem(send, 401, MISSING_KEY, [(b"www-authenticate", b"Bearer")])
             return
         length = headers.get(b"content-length")
@@ -76,6 +75,10 @@ class RequestGuard:
                 more = message.get("more_body", False)
             receive = _replay(chunks, None)
         await self.app(scope, receive, send)
+
+
+def _protected(path: str) -> bool:
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in PROTECTED_PREFIXES)
 
 
 def _replay(chunks: list[bytes], then: Message | None) -> Receive:

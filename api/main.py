@@ -2,11 +2,12 @@
 email links.
 
 Every body is a model of the contract (workflows/contract.py), so the OpenAPI schema at /openapi.json is the
-contract. ``create_app`` builds the application: the routers of ``api.routes`` (mentorships, the email link
-pages, health), the exception handlers of ``api.errors`` (every error is a JSON ``Problem``), and the middleware
-that logs each request (a link's token redacted) and forbids caching.
+contract. ``create_app`` builds the application: the routers of ``api.routes`` (mentorships, people, the email
+link pages, health), the exception handlers of ``api.errors`` (every error is a JSON ``Problem``), and the
+middleware that logs each request (a link's token redacted) and forbids caching.
 
     POST /mentorships, GET /mentorships[/{workflow_id}], POST /mentorships/{workflow_id}/{action}
+    PUT  /people/{person_id}/limits, GET /people/{person_id}   a person's limits and the places they hold
     GET  /links/{token}, POST /links/{token}   the email link pages (HTML; the token is the credential)
     GET  /livez, /readyz                       liveness; readiness (Temporal answers)
 """
@@ -26,7 +27,7 @@ from temporalio.client import Client
 from api import errors, page_tokens
 from api.deps import ApiState, Temporal
 from api.guards import RequestGuard
-from api.routes import health, links, mentorships
+from api.routes import health, links, mentorships, people
 from infra.settings import Settings
 
 log = logging.getLogger("mentorship.api")
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
         settings, Temporal(settings, client), keys, settings.link_secrets, page_tokens.page_key_for(keys)
     )
     app.include_router(mentorships.router)
+    app.include_router(people.router)
     app.include_router(links.router)
     app.include_router(health.router)
     app.add_exception_handler(RequestValidationError, errors.on_validation_error)

@@ -340,3 +340,14 @@ def done(claims: LinkClaims, status: MentorshipStatus) -> Page:
 
 def refused(reason: str) -> Page:
     return Page(409, "That did not go through", [reason, NOTHING_CHANGED])
+
+
+def no_free_place(reason: str, status: MentorshipStatus) -> Page:
+    """An acceptance refused because the mentor or the mentee is at their limit: the invitation stays open."""
+    paragraphs = [f"{reason.rstrip('.')}."]
+    if status.expires_at is not None:
+        paragraphs.append(
+            f"The invitation stays open until {moment(status.expires_at)}: this link accepts it once a place is free."
+        )
+    paragraphs.append(NOTHING_CHANGED)
+    return Page(409, "There is no free place right now", paragraphs)

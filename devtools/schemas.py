@@ -5,7 +5,8 @@ checked in under ``schemas/`` (a unit test fails when they are out of date).
     python -m devtools.schemas --check  # exit 1, naming the stale files, when they differ
 
 One file per payload: the start input, every action's input (signal and update alike, from the action table)
-and the status (the ``status`` query's answer, every update's answer and the workflow's result).
+and the status (the ``status`` query's answer, every update's answer and the workflow's result); a person's
+``set_limits`` input and their record (the Person workflow's ``status`` query).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from workflows.actions import ACTIONS
-from workflows.contract import MentorshipInput, MentorshipStatus
+from workflows.contract import MentorshipInput, MentorshipStatus, PersonStatus, SetLimitsInput
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDER = ROOT / "schemas"
@@ -69,6 +70,10 @@ def schemas() -> dict[str, dict[str, Any]]:
         files[file] = _schema(action.input, file, title)
     files["mentorship-status.schema.json"] = _schema(
         MentorshipStatus, "mentorship-status.schema.json", "MentorshipStatus", mode="serialization"
+    )
+    files["person-set-limits.schema.json"] = _schema(SetLimitsInput, "person-set-limits.schema.json", "SetLimitsInput")
+    files["person-status.schema.json"] = _schema(
+        PersonStatus, "person-status.schema.json", "PersonStatus", mode="serialization"
     )
     return files
 

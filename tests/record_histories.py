@@ -369,7 +369,7 @@ async def accepted_after_expiry_while_down(r: Recorder) -> None:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(TEMPORAL_CLI),
         data_converter=CONTRACT_DATA_CONVERTER,
-        search_attributes=sa.ALL_KEYS,
+        search_attributes=sa.REGISTERED_KEYS,
     )
     try:
         r = Recorder(env, r.sink, r.task_queue, r.out)
@@ -392,6 +392,35 @@ async def accepted_after_expiry_while_down(r: Recorder) -> None:
         await env.shutdown()
 
 
+async def places_refused_then_accepted(r: Recorder) -> None:
+    """Per-person limits (``places-taken-on-acceptance``): Ana mentors one at most. Ben's mentorship holds her
+    place; Cem's acceptance is refused by signal and by update, then succeeds once Ben's mentorship ended and gave
+    its place back; Cem withdraws. Also writes Ana's record (``person_limits_and_places.json``, still running)."""
+    ben = invitation("places", "mentee")
+    cem = invitation("places", "mentor", mentee={"id": "cem.places", "name": "Cem Aydin", "email": "cem@example.com"})
+    ana = ben.mentor.id
+    await mentorship_client.set_limits(r.client, ana, {"max_mentees": 1}, task_queue=r.task_queue)
+    first = await r.invite(ben)
+    second = await r.invite(cem)
+    await r.update(first, "accept", by=ana)
+    await r.signal(second, "accept", by=cem.mentee.id)
+    await wait_status(second, lambda s: bool(s.refused_signals), "the signal refused for want of a place")
+    try:
+        await r.update(second, "accept", by=cem.mentee.id)
+        raise AssertionError("the acceptance should have been refused")
+    except WorkflowUpdateFailedError:
+        pass
+    await r.update(first, "withdraw", by=ben.mentee.id, reason="moving on")
+    await r.save("places_given_back_on_withdrawal", first.id)
+    await r.update(second, "accept", by=cem.mentee.id)
+    await r.update(second, "withdraw", by=cem.mentee.id)
+    await r.save("places_refused_then_accepted", second.id)
+    person = r.client.get_workflow_handle(f"person-{ana}")
+    await r.settled(person)
+    path = r.out / "person_limits_and_places.json"
+    path.write_text(dump("person_limits_and_places", await person.fetch_history()), encoding="utf-8")
+
+
 SCENARIOS: dict[str, Callable[[Recorder], Awaitable[None]]] = {
     "invitation_expired": invitation_expired,
     "accepted_at_risk_paused_withdrawn": accepted_at_risk_paused_withdrawn,
@@ -402,6 +431,8 @@ SCENARIOS: dict[str, Callable[[Recorder], Awaitable[None]]] = {
     "invalid_start_input": invalid_start_input,
     "search_attributes_at_start": search_attributes_at_start,
     "accepted_after_expiry_while_down": accepted_after_expiry_while_down,
+    # also writes places_given_back_on_withdrawal.json and person_limits_and_places.json
+    "places_refused_then_accepted": places_refused_then_accepted,
 }
 
 

@@ -35,6 +35,14 @@ from workflows.contract import (
 InputT = TypeVar("InputT", bound=BaseModel)
 
 
+def _never(state: MentorshipStatus, parsed: Any) -> bool:
+    return False
+
+
+def _always(state: MentorshipStatus, parsed: Any) -> bool:
+    return True
+
+
 @dataclass(frozen=True)
 class Action(Generic[InputT]):
     name: str
@@ -44,6 +52,9 @@ class Action(Generic[InputT]):
     # What the HTTP API says of it: its operation's summary and description.
     summary: str
     description: str
+    # Whether, applied to this state, it makes the mentorship active: then it first takes a place with both people
+    # (workflows/person.py), and is refused with the reason when either has none free.
+    activates: Callable[[MentorshipStatus, InputT], bool] = _never
 
     def parse(self, inputs: tuple[Any, ...]) -> InputT:
         return rules.parse_input(self.name, self.input, inputs)
@@ -56,6 +67,7 @@ INVITE = Action(
     effects.invited,
     "Invite",
     "An invitation to an open mentorship of the same pair: from the other side, it is agreement.",
+    effects.is_agreement,
 )
 ACCEPT = Action(
     "accept",
@@ -63,7 +75,9 @@ ACCEPT = Action(
     rules.may_accept,
     effects.accepted,
     "Accept (the invitee)",
-    "The invitee accepts the invitation: the mentorship becomes active and both are told.",
+    "The invitee accepts the invitation: the mentorship becomes active and both are told (if both have a free "
+    "place; see the Person workflow).",
+    _always,
 )
 DECLINE = Action(
     "decline",

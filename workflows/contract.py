@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import idna
 from pydantic import (
@@ -22,10 +22,12 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    SerializerFunctionWrapHandler,
     StringConstraints,
     ValidationError,
     ValidationInfo,
     computed_field,
+    model_serializer,
     model_validator,
 )
 
@@ -403,6 +405,11 @@ class MentorshipStatus(BaseModel):
     notification_failures: list[NotificationFailure] = Field(default_factory=list)
     refused_signals: list[RefusedSignal] = Field(default_factory=list)
     wrap_up_sent: bool = False
+    holds_places: bool = Field(
+        default=False,
+        description="Whether the mentorship holds a place with both people (from acceptance until the places are "
+        "given back after its end; see the Person workflow)",
+    )
 
     @model_validator(mode="after")
     def _counted(self) -> MentorshipStatus:
@@ -503,3 +510,166 @@ class Notification(BaseModel):
 class SendReceipt(BaseModel):
     message_id: str
     accepted: list[str]
+
+
+# --- People: one Person workflow per participant keeps their limits and the places their mentorships hold. ---
+
+PERSON_WORKFLOW_TYPE = "Person"
+# The activities a mentorship runs to take and give back its places, and the one a Person runs to find places
+# held by mentorships that ended without giving them back (a terminated workflow).
+TAKE_PLACES = "take_places"
+RELEASE_PLACES = "release_places"
+FIND_ENDED_PLACES = "find_ended_places"
+# The error type of a refused acceptance (no free place), as the update's error.
+NO_FREE_PLACE = "NoFreePlace"
+# The most a limit can be: a person with more than this at once is no longer being mentored or mentoring.
+MAX_LIMIT = 100
+
+
+def person_workflow_id(person_id: str) -> str:
+    return f"person-{person_id}"
+
+
+Limit = Annotated[int | None, Field(ge=0, le=MAX_LIMIT, strict=True)]
+
+
+class SetLimitsInput(BaseModel):
+    """The update ``set_limits``. A field left out keeps its value; ``null`` removes the limit; ``0`` means not
+    taking any now."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+
+    max_mentees: Limit = Field(default=None, description="How many people they mentor at once (0-100; null: no limit)")
+    max_mentors: Limit = Field(default=None, description="How many mentors they have at once (0-100; null: no limit)")
+
+    @model_validator(mode="after")
+    def _something(self) -> SetLimitsInput:
+        if not self.model_fields_set:
+            raise ValueError("give max_mentees, max_mentors or both (null removes a limit)")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _only_what_was_given(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A field left out keeps its value: it must stay left out on the wire, not become a null that removes it.
+        data: dict[str, Any] = handler(self)
+        return {name: value for name, value in data.items() if name in self.model_fields_set}
+
+
+class PlaceRequest(BaseModel):
+    """The update ``take_place``: a mentorship asks a person for a place in ``role``. Idempotent per ``key``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(min_length=1, max_length=200, description="The mentorship's key (mentorship_key)")
+    workflow_id: str = Field(min_length=1, max_length=200)
+    role: Role = Field(description="The person's role in the mentorship")
+    name: PersonName = Field(description="The person's name, for the reason of a refusal")
+    partner_id: ParticipantId
+
+
+class PlaceRelease(BaseModel):
+    """The update ``release_place``: the mentorship ``key`` ended; its place is given back (idempotent)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(min_length=1, max_length=200)
+
+
+class PlaceAnswer(BaseModel):
+    granted: bool
+    reason: str | None = Field(default=None, description="Why not, for a person, when not granted")
+
+
+class Place(BaseModel):
+    """A place one of the person's mentorships holds."""
+
+    key: str
+    workflow_id: str
+    role: Role
+    partner_id: str
+    since: datetime
+
+
+class PersonStatus(BaseModel):
+    """The whole state of one person's record: answered by the ``status`` query, carried across continue-as-new."""
+
+    person_id: str
+    name: str | None = Field(default=None, description="As the latest mentorship that asked gave it")
+    max_mentees: int | None = Field(default=None, description="How many people they mentor at once; null: no limit")
+    max_mentors: int | None = Field(default=None, description="How many mentors they have at once; null: no limit")
+    places: list[Place] = Field(default_factory=list, description="The places their open mentorships hold")
+    limits_changed_at: datetime | None = None
+    places_taken: int = Field(default=0, description="Places taken in all")
+    places_released: int = Field(default=0, description="Places given back by mentorships that ended, in all")
+    places_reclaimed: int = Field(
+        default=0, description="Places taken back from mentorships that ended without giving them back, in all"
+    )
+    refusals: int = Field(default=0, description="Acceptances refused for want of a free place, in all")
+
+    def open_as(self, role: Role) -> int:
+        return sum(1 for place in self.places if place.role is role)
+
+    def limit_as(self, role: Role) -> int | None:
+        return self.max_mentees if role is Role.MENTOR else self.max_mentors
+
+    def free_as(self, role: Role) -> int | None:
+        limit = self.limit_as(role)
+        return None if limit is None else max(0, limit - self.open_as(role))
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def open_as_mentor(self) -> int:
+        return self.open_as(Role.MENTOR)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def open_as_mentee(self) -> int:
+        return self.open_as(Role.MENTEE)
+
+    @computed_field(description="How many more people they can mentor now; null: no limit")  # type: ignore[prop-decorator]
+    @property
+    def free_as_mentor(self) -> int | None:
+        return self.free_as(Role.MENTOR)
+
+    @computed_field(description="How many more mentors they can have now; null: no limit")  # type: ignore[prop-decorator]
+    @property
+    def free_as_mentee(self) -> int | None:
+        return self.free_as(Role.MENTEE)
+
+    @computed_field(description="At a limit in either role")  # type: ignore[prop-decorator]
+    @property
+    def at_limit(self) -> bool:
+        return self.free_as_mentor == 0 or self.free_as_mentee == 0
+
+
+class PersonInput(BaseModel):
+    """The Person workflow's input."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    person_id: ParticipantId
+    carried: PersonStatus | None = Field(default=None, description="Set by the workflow on continue-as-new")
+    history_event_limit: int | None = Field(strict=True, default=None, ge=50)
+
+
+class TakePlacesInput(BaseModel):
+    """The activity ``take_places``: both places of one mentorship, or neither."""
+
+    key: str
+    workflow_id: str
+    mentor: Person
+    mentee: Person
+
+
+class ReleasePlacesInput(BaseModel):
+    """The activity ``release_places``."""
+
+    key: str
+    mentor_id: str
+    mentee_id: str
+
+
+class FindEndedPlacesInput(BaseModel):
+    """The activity ``find_ended_places``: which of these places belong to mentorships that have ended."""
+
+    places: list[Place]

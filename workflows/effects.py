@@ -186,12 +186,17 @@ def new_mentorship(workflow_id: str, invitation: Invitation, now: datetime) -> C
 # --- The actions (rules in workflows/rules.py have passed) -----------------------------------------------
 
 
+def is_agreement(state: MentorshipStatus, other: Invitation) -> bool:
+    """Whether an invitation to this mentorship is the other side's agreement (it makes the mentorship active)."""
+    return state.stage is Stage.INVITED and other.initiated_by is not state.invitation.initiated_by
+
+
 def invited(change: Change, other: Invitation) -> None:
     """An invitation to this mentorship. From the other side it is their agreement: the mentorship is active.
     From the same side it creates nothing and sends nothing (this is also the companion of the update-with-start
     that just created the workflow)."""
     state = change.state
-    if state.stage is Stage.INVITED and other.initiated_by is not state.invitation.initiated_by:
+    if is_agreement(state, other):
         change.record(
             "invited back",
             by=other.person(other.initiated_by).id,
@@ -455,6 +460,12 @@ def signal_refused(state: MentorshipStatus, signal: str, raw: Any, reason: str, 
             reason=truncate(reason, KEEP_CHARACTERS_REASON),
         )
     )
+
+
+def acceptance_refused(change: Change, by: str | None, reason: str) -> None:
+    """An acceptance (or the other side's invitation) refused because a person has no free place: the invitation
+    stays open, to be accepted once a place frees."""
+    change.record("acceptance refused", by=by, detail=reason)
 
 
 def notification_failed(change: Change, notification: Notification, error: str) -> str:

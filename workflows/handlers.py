@@ -41,8 +41,8 @@ def signal(action: Action[Any]) -> Any:
 def update(action: Action[Any]) -> Any:
     """The update ``action.name``: the validator refuses (leaving no trace in history) what does not fit."""
 
-    def handler(self: Any, *inputs: Any) -> MentorshipStatus:
-        status: MentorshipStatus = self._as_update(action, inputs)
+    async def handler(self: Any, *inputs: Any) -> MentorshipStatus:
+        status: MentorshipStatus = await self._as_update(action, inputs)
         return status
 
     def validator(self: Any, *inputs: Any) -> None:

@@ -19,6 +19,7 @@ grows long. All I/O is in activities. One state object (``MentorshipStatus``) is
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -39,15 +40,22 @@ with workflow.unsafe.imports_passed_through():
     import workflows.wording as wording
     from workflows.contract import (
         INVALID_INPUT,
+        NO_FREE_PLACE,
         PERMANENT_EMAIL_FAILURE,
+        RELEASE_PLACES,
         SEND_NOTIFICATION,
+        TAKE_PLACES,
         TRUSTED,
         WORKFLOW_TYPE,
         MentorshipInput,
         MentorshipStatus,
         Notification,
+        PlaceAnswer,
+        ReleasePlacesInput,
         SendReceipt,
+        TakePlacesInput,
         explain,
+        mentorship_key,
     )
 
 EMAIL_RETRY = RetryPolicy(
@@ -68,6 +76,28 @@ EMAIL_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 # (see tests/workflow/test_replay.py).
 PATCH_FAILED_NOTIFICATIONS_ATTRIBUTE = "failed-notifications-search-attribute"
 PATCH_TIMED_EVENTS_FIRST = "timed-events-before-actions"
+PATCH_PLACES = "places-taken-on-acceptance"
+
+# Taking places asks two people's records (workflows/person.py); retried while they cannot be reached, for up to
+# this long, then the acceptance is refused with the reason (and anything taken is given back).
+PLACES_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+PLACES_ATTEMPT_TIMEOUT = timedelta(seconds=30)
+PLACES_GIVE_UP_AFTER = timedelta(minutes=5)
+# Giving places back is retried until it is done: a place never given back would keep a person from new ones
+# (their record would also find it, the next time it refuses someone).
+RELEASE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
+
+
+@dataclass
+class _Acceptance:
+    """An action that makes the mentorship active, waiting for its places (the main loop takes them)."""
+
+    action: actions.Action[Any]
+    inputs: tuple[Any, ...]
+    # An update waits for the outcome and reads a refusal as its error; a signal's refusal is recorded.
+    from_update: bool
+    # None while undecided; "" when applied; else why it was refused.
+    refused: str | None = None
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -115,6 +145,10 @@ class Mentorship:
         )
         self._timer: asyncio.Task[None] | None = None
         self._timer_for: plan.NextDue | None = None
+        # Acceptances waiting for their places, taken one at a time by the main loop; and whether places are
+        # being taken or given back right now.
+        self._acceptances: list[_Acceptance] = []
+        self._placing = False
         if input.carried is not None:
             self.state = input.carried
             return
@@ -131,10 +165,15 @@ class Mentorship:
             self._dispatch()
             self._publish()
             if not self.state.stage.is_open:
-                break
-            if self._sending == 0 and self._history_is_long():
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                if not self._outbox and self.state.stage.is_open:
+                if self._places_settled():
+                    break
+                # An acceptance still under way (it will be refused), or the places to give back.
+                self._changes_seen = self._changes
+                await workflow.wait_condition(lambda: self._changes != self._changes_seen or bool(self._outbox))
+                continue
+            if self._sending == 0 and self._places_settled() and self._history_is_long():
+                await workflow.wait_condition(lambda: workflow.all_handlers_finished() or bool(self._acceptances))
+                if not self._outbox and self.state.stage.is_open and self._places_settled():
                     self._continue_as_new()
                 continue
             due = plan.next_due(self.state)
@@ -204,9 +243,19 @@ class Mentorship:
             # A rejected update leaves no trace in history; the caller reads the reason.
             raise ValueError(str(refused)) from None
 
-    def _as_update(self, action: actions.Action[Any], inputs: tuple[Any, ...]) -> MentorshipStatus:
+    async def _as_update(self, action: actions.Action[Any], inputs: tuple[Any, ...]) -> MentorshipStatus:
         self._catch_up()
-        self._apply(action, self._judge(action, inputs))
+        parsed = self._judge(action, inputs)
+        if self._needs_places(action, parsed):
+            acceptance = _Acceptance(action, inputs, from_update=True)
+            self._acceptances.append(acceptance)
+            self._changes += 1
+            await workflow.wait_condition(lambda: acceptance.refused is not None)
+            if acceptance.refused:
+                # The update's error, as a validator's refusal reads: the caller sees the reason.
+                raise ApplicationError(acceptance.refused, type=NO_FREE_PLACE)
+            return self.status()
+        self._apply(action, parsed)
         return self.status()
 
     def _as_signal(self, action: actions.Action[Any], inputs: tuple[Any, ...]) -> None:
@@ -221,12 +270,115 @@ class Mentorship:
             workflow.logger.warning("Refused signal %s: %s", action.name, refused)
             self._changes += 1
             return
+        if self._needs_places(action, parsed):
+            self._acceptances.append(_Acceptance(action, inputs, from_update=False))
+            self._changes += 1
+            return
         self._apply(action, parsed)
 
     def _apply(self, action: actions.Action[Any], parsed: Any) -> None:
         change = effects.Change(self.state, workflow.now())
         action.effect(change, parsed)
         self._take(change)
+
+    # --- Places: an acceptance takes a place with both people first (workflows/person.py) ---------------------
+
+    def _needs_places(self, action: actions.Action[Any], parsed: Any) -> bool:
+        # Added after release: histories recorded before it activated at once, so it waits for its patch. A
+        # mentorship accepted before it holds no places and gives none back (README, "People and their limits").
+        return action.activates(self.state, parsed) and workflow.patched(PATCH_PLACES)
+
+    def _places_settled(self) -> bool:
+        """No acceptance waiting or under way, and no places held by a mentorship that has ended."""
+        return (
+            not self._acceptances
+            and not self._placing
+            and not (self.state.holds_places and not self.state.stage.is_open)
+        )
+
+    async def _settle(self, acceptance: _Acceptance) -> None:
+        """Take the places an acceptance needs, then apply it; or refuse it with the reason, leaving the
+        invitation open. Judged again before and after: the mentorship may have changed while it waited."""
+        try:
+            self._catch_up()
+            try:
+                parsed = self._judge(acceptance.action, acceptance.inputs)
+            except rules.Refused as refused:
+                self._refuse(acceptance, str(refused))
+                return
+            if not acceptance.action.activates(self.state, parsed):
+                # No longer an acceptance (another one made the mentorship active meanwhile): applied as it is.
+                self._apply(acceptance.action, parsed)
+                acceptance.refused = ""
+                return
+            key = mentorship_key(self.state.workflow_id, self.state.invited_at)
+            inv = self.state.invitation
+            try:
+                answer: PlaceAnswer = await workflow.execute_activity(
+                    TAKE_PLACES,
+                    TakePlacesInput(key=key, workflow_id=self.state.workflow_id, mentor=inv.mentor, mentee=inv.mentee),
+                    result_type=PlaceAnswer,
+                    start_to_close_timeout=PLACES_ATTEMPT_TIMEOUT,
+                    schedule_to_close_timeout=PLACES_GIVE_UP_AFTER,
+                    retry_policy=PLACES_RETRY,
+                    summary=f"Places with {inv.mentor.id} (as mentor) and {inv.mentee.id} (as mentee)"
+                    if self.summarizes_commands
+                    else None,
+                )
+            except ActivityError:
+                await self._release_places(key)
+                self._refuse(acceptance, "the people's records could not be reached to take their places; try again")
+                return
+            self._catch_up()
+            try:
+                parsed = self._judge(acceptance.action, acceptance.inputs)
+                if not answer.granted:
+                    raise rules.Refused(answer.reason or "no free place")
+            except rules.Refused as refused:
+                if answer.granted:
+                    await self._release_places(key)
+                self._refuse(acceptance, str(refused), for_a_place=not answer.granted)
+                return
+            self.state.holds_places = True
+            self._apply(acceptance.action, parsed)
+            acceptance.refused = ""
+        finally:
+            self._placing = False
+            self._changes += 1
+
+    def _refuse(self, acceptance: _Acceptance, reason: str, *, for_a_place: bool = False) -> None:
+        acceptance.refused = reason
+        if not acceptance.from_update:
+            raw = acceptance.inputs[0] if len(acceptance.inputs) == 1 else None
+            effects.signal_refused(self.state, acceptance.action.name, raw, reason, workflow.now())
+            workflow.logger.warning("Refused signal %s: %s", acceptance.action.name, reason)
+        if for_a_place:
+            change = effects.Change(self.state, workflow.now())
+            raw = acceptance.inputs[0] if len(acceptance.inputs) == 1 else None
+            by = raw.get("by") if isinstance(raw, dict) else None
+            effects.acceptance_refused(change, by if isinstance(by, str) else None, reason)
+            self._take(change)
+
+    async def _release_places(self, key: str) -> None:
+        inv = self.state.invitation
+        await workflow.execute_activity(
+            RELEASE_PLACES,
+            ReleasePlacesInput(key=key, mentor_id=inv.mentor.id, mentee_id=inv.mentee.id),
+            start_to_close_timeout=PLACES_ATTEMPT_TIMEOUT,
+            retry_policy=RELEASE_RETRY,
+            summary=f"Give back the places with {inv.mentor.id} and {inv.mentee.id}"
+            if self.summarizes_commands
+            else None,
+        )
+
+    async def _give_back(self) -> None:
+        """The mentorship ended: its places go back to both people."""
+        try:
+            await self._release_places(mentorship_key(self.state.workflow_id, self.state.invited_at))
+            self.state.holds_places = False
+        finally:
+            self._placing = False
+            self._changes += 1
 
     def _on_due(self, due: plan.NextDue) -> None:
         # "Now" is the moment it was due: an invitation expires at its expiry time and a cycle starts when the
@@ -293,6 +445,13 @@ class Mentorship:
     # --- Emails --------------------------------------------------------------------------------------------
 
     def _dispatch(self) -> None:
+        # One acceptance at a time: each is judged on the state the one before it left.
+        if not self._placing and (self._acceptances or (self.state.holds_places and not self.state.stage.is_open)):
+            self._placing = True
+            work = self._settle(self._acceptances.pop(0)) if self._acceptances else self._give_back()
+            task = asyncio.create_task(work)
+            self._sends.add(task)
+            task.add_done_callback(self._sends.discard)
         while self._outbox:
             notification = self._outbox.pop(0)
             self._sending += 1

@@ -23,6 +23,12 @@ AT_RISK = SearchAttributeKey.for_bool("AtRisk")
 # Set once an email could not be delivered (a 5xx, a refused recipient, a mail server down for a day).
 FAILED_NOTIFICATIONS = SearchAttributeKey.for_int("FailedNotifications")
 
+# On Person workflows (workflows/person.py): what a person can take now (workflows/places.py availability), e.g.
+# `PersonAvailability = 'takes-mentees'` lists mentors with a free place, `PersonAvailability = 'at-limit'` the
+# people at their limit.
+PERSON_AVAILABILITY = SearchAttributeKey.for_keyword_list("PersonAvailability")
+
+# A mentorship's keys.
 ALL_KEYS = (
     STAGE,
     MENTOR_ID,
@@ -33,6 +39,8 @@ ALL_KEYS = (
     AT_RISK,
     FAILED_NOTIFICATIONS,
 )
+# Every key the project registers: a mentorship's and a person's.
+REGISTERED_KEYS = (*ALL_KEYS, PERSON_AVAILABILITY)
 
 # Name -> type as the Temporal CLI spells it (`--search-attribute Name=Type`).
 SEARCH_ATTRIBUTE_TYPES: dict[str, str] = {
@@ -44,6 +52,7 @@ SEARCH_ATTRIBUTE_TYPES: dict[str, str] = {
     "MissedCheckIns": "Int",
     "AtRisk": "Bool",
     "FailedNotifications": "Int",
+    "PersonAvailability": "KeywordList",
 }
 
 

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 
 import mentorship_client
 from api import pages
@@ -24,7 +25,7 @@ from api.deps import LinkSecretsDep, Temporal, TemporalDep
 from api.errors import refusal_reason
 from infra import links
 from workflows.actions import PARTICIPANT_ACTIONS
-from workflows.contract import MentorshipStatus, explain
+from workflows.contract import NO_FREE_PLACE, MentorshipStatus, explain
 
 log = logging.getLogger("mentorship.api")
 
@@ -39,7 +40,7 @@ _HTML_RESPONSES: dict[int | str, dict[str, Any]] = {
         (200, "The page"),
         (400, "Not a valid link (tampered with, or cut short)"),
         (404, "Links are off, or the mentorship is gone"),
-        (409, "The link was used, or no longer applies"),
+        (409, "The link was used or no longer applies, or there is no free place to accept it now"),
         (410, "The link has expired"),
         (413, "Too much text"),
         (422, "The form's input is not valid (the form again, with the reason)"),
@@ -141,7 +142,12 @@ async def link_action(request: Request, token: str, secrets: LinkSecretsDep, tem
     except WorkflowUpdateFailedError as err:
         # Most often a second click that lost the race: the state then says what happened.
         opened = await _open_link(secrets, temporal, token)
-        return _page(opened if isinstance(opened, pages.Page) else pages.refused(refusal_reason(err)))
+        if isinstance(opened, pages.Page):
+            return _page(opened)
+        if isinstance(err.cause, ApplicationError) and err.cause.type == NO_FREE_PLACE:
+            # The invitation stays open: it can be accepted once a place is free.
+            return _page(pages.no_free_place(refusal_reason(err), opened[1]))
+        return _page(pages.refused(refusal_reason(err)))
     except HTTPException as err:
         if err.status_code == 404:
             opened = await _open_link(secrets, temporal, token)

@@ -71,7 +71,11 @@ _ACTION_ERRORS: dict[int | str, dict[str, Any]] = {
     **_ERRORS,
     403: {"model": Problem, "description": "`by` is not a participant of this mentorship"},
     404: {"model": Problem, "description": "No such mentorship"},
-    409: {"model": Problem, "description": "Refused by the mentorship (the reason says why); nothing changed"},
+    409: {
+        "model": Problem,
+        "description": "Refused by the mentorship (the reason says why, e.g. no free place for an acceptance); "
+        "nothing changed",
+    },
 }
 _ACTION: dict[int | str, dict[str, Any]] = {**_STATUS, **_ACTION_ERRORS}
 
@@ -95,18 +99,29 @@ def _participants(workflow_id: str) -> tuple[str, str]:
     "",
     summary="Invite (create a mentorship)",
     response_model=None,
-    responses={**_STATUS, **_ERRORS, 409: {"model": Problem, "description": "Refused by the mentorship"}},
+    responses={
+        **_STATUS,
+        **_ERRORS,
+        409: {
+            "model": Problem,
+            "description": "Refused (the reason says why): the mentor or the mentee has no free place, so nothing "
+            "started; or refused by the mentorship",
+        },
+    },
 )
 async def create_mentorship(invitation: Invitation, temporal: TemporalDep, settings: SettingsDep) -> Response:
     """Invite, from either side: the mentorship starts if the pair has none open. Atomic and idempotent: a
     repeat from the same side returns the same mentorship and sends nothing; an invitation from the other side
-    of an open one makes it active (both have agreed)."""
+    of an open one makes it active (both have agreed). Refused with 409, before anything starts, when the mentor
+    or the mentee has no free place (at their limit: `PUT /people/{person_id}/limits`)."""
     workflow_id = workflow_id_for(invitation.mentor.id, invitation.mentee.id)
     try:
         status = await temporal.call(
             lambda client: mentorship_client.invite(client, invitation, task_queue=settings.mentorship_task_queue),
             workflow_id=workflow_id,
         )
+    except mentorship_client.NoFreePlace as err:
+        raise HTTPException(409, str(err)) from None
     except WorkflowUpdateFailedError as err:
         raise HTTPException(409, refusal_reason(err)) from None
     return _status_response(status)

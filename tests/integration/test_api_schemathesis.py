@@ -70,9 +70,9 @@ def fuzz_operation(
     return calls, failures
 
 
-def fuzz(schema: Any, base_url: str, live_workflow_id: str) -> tuple[int, list[str]]:
-    """Every operation, both modes, and the ones on a mentorship once more on a live one (random ids find none);
-    the number of calls and the 5xx answers."""
+def fuzz(schema: Any, base_url: str, live: dict[str, str]) -> tuple[int, list[str]]:
+    """Every operation, both modes, and the ones on a mentorship or a person once more on a live one (``live``: a
+    value for each path parameter, as random ids find none); the number of calls and the 5xx answers."""
     session = requests.Session()
     calls, failures, timings = 0, [], []
     for result in schema.get_all_operations():
@@ -83,10 +83,12 @@ def fuzz(schema: Any, base_url: str, live_workflow_id: str) -> tuple[int, list[s
             calls += made
             failures += failed
             timings.append(f"{operation.label} ({mode.value}): {made} calls in {time.monotonic() - started:.1f}s")
-        if "{workflow_id}" in operation.path:
+        parameters = {name: value for name, value in live.items() if f"{{{name}}}" in operation.path}
+        if parameters:
             started = time.monotonic()
-            live = {"workflow_id": live_workflow_id}
-            made, failed = fuzz_operation(operation, schemathesis.GenerationMode.POSITIVE, base_url, session, live)
+            made, failed = fuzz_operation(
+                operation, schemathesis.GenerationMode.POSITIVE, base_url, session, parameters
+            )
             calls += made
             failures += failed
             timings.append(f"{operation.label} (on a live one): {made} calls in {time.monotonic() - started:.1f}s")
@@ -102,7 +104,10 @@ async def test_no_input_makes_the_api_fail(dev_env: WorkflowEnvironment, mail_si
         raw = (await api.http.get("/openapi.json")).json()
         schema = schemathesis.openapi.from_dict(raw)
         invitation = people("mentee").model_dump(mode="json", exclude_none=True)
-        live = (await api.http.post("/mentorships", json=invitation)).json()["workflow_id"]
+        workflow_id = (await api.http.post("/mentorships", json=invitation)).json()["workflow_id"]
+        person_id = invitation["mentor"]["id"]
+        assert (await api.http.put(f"/people/{person_id}/limits", json={"max_mentees": 1})).status_code == 200
+        live = {"workflow_id": workflow_id, "person_id": person_id}
         calls, failures = await asyncio.to_thread(fuzz, schema, api.base_url, live)
     operations = sum(len(methods) for methods in raw["paths"].values())
     assert calls >= operations * 2, f"only {calls} calls for {operations} operations"

@@ -2,7 +2,8 @@
 in the emails, without a server, are in tests/unit/test_links.py).
 
 - The pages, over real HTTP with the real worker and dev server: a GET changes nothing; the POST acts as the
-  recipient; tampered, expired, reused and out-of-date links get a clear page and change nothing.
+  recipient; tampered, expired, reused and out-of-date links get a clear page and change nothing; an acceptance
+  refused for want of a place says why.
 - Headless Chromium: the invitee opens the link of the email the sink caught, clicks Accept, and the mentorship
   is active.
 """
@@ -180,6 +181,38 @@ async def test_a_check_in_link_records_that_check_in_once(api: RunningApi) -> No
             assert (page.status_code, heading(page)) == (409, "Check-in 1 is already recorded"), page.text
         assert len((await status_of(api, workflow_id))["check_ins"]) == 1
     await api.http.post(f"/mentorships/{workflow_id}/withdraw", json={"by": invitation.mentee.id})
+
+
+async def test_an_accept_link_refused_for_want_of_a_place_says_why(api: RunningApi) -> None:
+    """Ana takes one mentee at most; Ben and Cem both invited her. Once she mentors Ben, her link to accept Cem
+    says why it cannot, and changes nothing; it works once she has room again."""
+    ben_invites = people("mentee")
+    ana = ben_invites.mentor
+    cem = {"id": f"cem-{ana.id}", "name": "Cem Aksoy", "email": "cem@example.com"}
+    cem_invites = people("mentee", mentor=ana.model_dump(), mentee=cem)
+    assert (await api.http.put(f"/people/{ana.id}/limits", json={"max_mentees": 1})).status_code == 200
+    with_ben = (await invite(api, ben_invites)).workflow_id
+    with_cem = (await invite(api, cem_invites)).workflow_id
+    accept = links_in(await wait_for_email(api.sink, with_cem, "invitation", "mentor"))["Accept"]
+    assert (await api.http.post(f"/mentorships/{with_ben}/accept", json={"by": ana.id})).status_code == 200
+    reason = "Ana Ruiz already mentors 1 person, their limit"
+
+    async with httpx.AsyncClient(timeout=30) as browser_like:
+        # Opening the link still shows the invitation: it is open, and only the acceptance is refused.
+        page = await browser_like.get(accept)
+        assert (page.status_code, heading(page)) == (200, "Accept Cem Aksoy's invitation?")
+        page = await browser_like.post(accept, data={"note": "Gladly"})
+        assert (page.status_code, heading(page)) == (409, "There is no free place right now"), page.text
+        assert f"<p>{reason}.</p>" in page.text
+        assert "this link accepts it once a place is free" in page.text and "Nothing was changed." in page.text
+        assert "<form" not in page.text
+        current = await status_of(api, with_cem)
+        assert current["stage"] == "invited" and current["timeline"][-1]["detail"] == reason
+
+        # With room again, the same link accepts.
+        await api.http.put(f"/people/{ana.id}/limits", json={"max_mentees": 2})
+        page = await browser_like.post(accept, data={"note": "Gladly"})
+        assert (page.status_code, heading(page)) == (200, "You accepted: your mentorship with Cem Aksoy has started")
 
 
 async def test_links_off_without_a_secret(dev_env: WorkflowEnvironment, mail_sink: MailSink) -> None:

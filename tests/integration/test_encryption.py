@@ -348,7 +348,7 @@ async def test_temporal_ui_shows_payloads_decoded_through_the_codec_server(
         env = await WorkflowEnvironment.start_local(
             dev_server_existing_path=str(TEMPORAL_CLI),
             data_converter=data_converter([NEW]),
-            search_attributes=sa.ALL_KEYS,
+            search_attributes=sa.REGISTERED_KEYS,
             port=free_port(),
             ui=True,
             ui_port=ui_port,

@@ -13,10 +13,10 @@ from temporalio.testing import WorkflowEnvironment
 import mentorship_client
 import starter
 from devtools.mailsink import MailSink
-from tests.support.builders import people
+from tests.support.builders import new_tag, people
 from tests.support.temporal import running_worker
-from tests.support.waiting import wait_mail
-from workflows.contract import Stage
+from tests.support.waiting import until, wait_mail
+from workflows.contract import Stage, workflow_id_for
 
 
 @pytest_asyncio.fixture
@@ -61,6 +61,122 @@ async def test_cli_verbs_and_their_errors(
     assert "no open mentorship" in capsys.readouterr().err
     await wait_mail(sink, workflow_id, 4)
     await mentorship_client.act(client, workflow_id, "withdraw", {"by": mentor})
+
+
+async def test_limits_and_a_person_s_record(
+    cli: tuple[Client, str, MailSink], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, task_queue, _ = cli
+    monkeypatch.setenv("MENTORSHIP_TASK_QUEUE", task_queue)
+    ana = f"ana-{new_tag()}"
+
+    assert await starter.run_cli(["person", ana], client=client) == starter.REFUSED == 1
+    assert f"error: no record of {ana!r}: no limits set" in capsys.readouterr().err
+
+    assert await starter.run_cli(["limits", ana, "--max-mentees", "2"], client=client) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"person-{ana}: {ana}\n") and "  mentees: 0, limit 2 (2 free)\n" in out
+    assert "  mentors: 0, no limit\n" in out
+
+    assert (
+        await starter.run_cli(["limits", ana, "--max-mentees", "none", "--max-mentors", "0", "--json"], client=client)
+        == 0
+    )
+    record = json.loads(capsys.readouterr().out)
+    assert (record["max_mentees"], record["max_mentors"], record["at_limit"]) == (None, 0, True)
+
+    assert await starter.run_cli(["person", ana, "--json"], client=client) == 0
+    assert json.loads(capsys.readouterr().out) == record
+    assert await starter.run_cli(["person", ana], client=client) == 0
+    out = capsys.readouterr().out
+    assert f"person-{ana}: {ana}, at a limit" in out and "  mentors: 0, limit 0 (0 free)" in out
+
+    # Bad limits and ids: exit 2 with the field and the reason; nothing changes.
+    for argv, reason in (
+        (["limits", ana], "give max_mentees, max_mentors or both"),
+        (["limits", ana, "--max-mentees", "-1"], "max_mentees: Input should be greater than or equal to 0"),
+        (["limits", ana, "--max-mentees", "101"], "max_mentees: Input should be less than or equal to 100"),
+        (["limits", ana, "--max-mentors", "1.5"], "max_mentors: Input should be a valid integer"),
+        (["limits", ana, "--max-mentors", "two"], "max_mentors: Input should be a valid integer"),
+        (["limits", "a--b", "--max-mentees", "1"], "person_id: 'a--b' is not a valid id"),
+        (["person", "a--b"], "person_id: 'a--b' is not a valid id"),
+    ):
+        assert await starter.run_cli(argv, client=client) == starter.INVALID == 2, argv
+        assert reason in capsys.readouterr().err, argv
+    assert await starter.run_cli(["person", ana, "--json"], client=client) == 0
+    assert json.loads(capsys.readouterr().out) == record
+
+
+async def test_limits_change_only_the_flags_given(
+    cli: tuple[Client, str, MailSink], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, task_queue, _ = cli
+    monkeypatch.setenv("MENTORSHIP_TASK_QUEUE", task_queue)
+    ana = f"ana-{new_tag()}"
+    assert await starter.run_cli(["limits", ana, "--max-mentees", "2", "--max-mentors", "1"], client=client) == 0
+    capsys.readouterr()
+    assert await starter.run_cli(["limits", ana, "--max-mentors", "none", "--json"], client=client) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert (record["max_mentees"], record["max_mentors"]) == (2, None)
+
+
+async def test_no_free_place_is_refused_with_the_reason_and_its_own_exit_code(
+    cli: tuple[Client, str, MailSink], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, task_queue, _ = cli
+    monkeypatch.setenv("MENTORSHIP_TASK_QUEUE", task_queue)
+    with_ben = people("mentee")
+    ana = with_ben.mentor
+    cem = {"id": f"cem-{ana.id}", "name": "Cem Aksoy", "email": "cem@example.com"}
+    dee = {"id": f"dee-{ana.id}", "name": "Dee Park", "email": "dee@example.com"}
+    with_cem = people("mentee", mentor=ana.model_dump(), mentee=cem)
+    with_dee = people("mentor", mentor=ana.model_dump(), mentee=dee)
+    assert await starter.run_cli(["limits", ana.id, "--max-mentees", "1"], client=client) == 0
+    for invitation in (with_ben, with_cem):
+        assert await starter.run_cli(["invite", invitation.model_dump_json()], client=client) == 0
+    ben_id = workflow_id_for(ana.id, with_ben.mentee.id)
+    cem_id = workflow_id_for(ana.id, cem["id"])
+    assert await starter.run_cli(["accept", ben_id, "--by", ana.id], client=client) == 0
+    capsys.readouterr()
+    reason = "Ana Ruiz already mentors 1 person, their limit"
+
+    # Accepting: refused by the mentorship with the reason, exit 3; the invitation stays open.
+    assert await starter.run_cli(["accept", cem_id, "--by", ana.id], client=client) == starter.NO_FREE_PLACE_EXIT == 3
+    assert capsys.readouterr().err == f"refused: {reason}\n"
+    assert (await mentorship_client.status(client, cem_id)).stage is Stage.INVITED
+    # Inviting: refused before anything starts, exit 3.
+    assert await starter.run_cli(["invite", with_dee.model_dump_json()], client=client) == 3
+    assert capsys.readouterr().err == f"refused: {reason}\n"
+    assert await starter.run_cli(["status", workflow_id_for(ana.id, dee["id"])], client=client) == 1
+    # Other refusals keep exit 1.
+    assert await starter.run_cli(["accept", cem_id, "--by", cem["id"]], client=client) == 1
+    capsys.readouterr()
+
+    # The record shows why; with room again, the acceptance goes through.
+    assert await starter.run_cli(["person", ana.id], client=client) == 0
+    out = capsys.readouterr().out
+    assert f"person-{ana.id}: Ana Ruiz ({ana.id}), at a limit" in out and "  mentees: 1, limit 1 (0 free)" in out
+    assert f"    mentor of {with_ben.mentee.id} since " in out and f"({ben_id})" in out
+    assert "1 acceptance refused for want of a place" in out
+    assert await starter.run_cli(["limits", ana.id, "--max-mentees", "2"], client=client) == 0
+    assert await starter.run_cli(["accept", cem_id, "--by", ana.id], client=client) == 0
+    assert f"{cem_id}: active" in capsys.readouterr().out
+    for workflow_id in (ben_id, cem_id):
+        await mentorship_client.act(client, workflow_id, "withdraw", {"by": ana.id})
+    # Both places given back before the worker stops (an activity still giving one back would hold it up).
+    await until(lambda: _no_places(client, ana.id), "Ana's places given back", 15)
+
+
+async def _no_places(client: Client, person_id: str) -> bool:
+    record = await mentorship_client.person_status(client, person_id)
+    return record is not None and record.places == []
+
+
+def test_the_help_names_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        starter.build_parser().parse_args(["--help"])
+    out = capsys.readouterr().out
+    assert "exit codes:" in out and "  3  no free place" in out and "  2  invalid input" in out
 
 
 async def test_list_rejects_what_would_inject_into_a_query(cli: tuple[Client, str, MailSink]) -> None:

@@ -168,3 +168,41 @@ async def test_operator_answers_which_are_at_risk_and_what_each_waits_for(
             await page.screenshot(path=str(shot), full_page=True)
             print(f"\nat-risk workflow page screenshot: {shot}")
         await mentorship_client.act(dev_env.client, workflow_id, "withdraw", {"by": invitation.mentor.id})
+
+
+@pytest.mark.timeout(60)
+async def test_operator_lists_people_at_their_limit(
+    dev_env: WorkflowEnvironment, mail_sink: MailSink, browser: Browser, tmp_path: Path
+) -> None:
+    """The README's people questions, answered from the UI: who is at their limit, who takes mentees."""
+    client = dev_env.client
+    async with running_worker(client, mail_sink) as task_queue:
+        full = people("mentee")
+        await mentorship_client.set_limits(client, full.mentor.id, {"max_mentees": 1}, task_queue=task_queue)
+        await mentorship_client.invite(client, full, task_queue=task_queue)
+        await mentorship_client.act(
+            client, workflow_id_for(full.mentor.id, full.mentee.id), "accept", {"by": full.mentor.id}
+        )
+        roomy = people("mentee")
+        await mentorship_client.set_limits(client, roomy.mentor.id, {"max_mentees": 3}, task_queue=task_queue)
+        full_id, roomy_id = f"person-{full.mentor.id}", f"person-{roomy.mentor.id}"
+        at_limit = "WorkflowType = 'Person' AND PersonAvailability = 'at-limit'"
+        takes_mentees = "WorkflowType = 'Person' AND PersonAvailability = 'takes-mentees'"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + VISIBILITY_DEADLINE_S
+        while (await client.count_workflows(f"{takes_mentees} AND WorkflowId = '{roomy_id}'")).count != 1:
+            assert loop.time() < deadline, f"{roomy_id} was never indexed as taking mentees"
+            await asyncio.sleep(0.1)
+
+        base = ui_url(dev_env)
+        async with ui_page(browser, base) as page:
+            await open_list_until_listed(page, list_url(base, at_limit), full_id)
+            await expect(page.get_by_role("link", name=roomy_id, exact=True)).to_have_count(0)
+            await page.screenshot(path=str(tmp_path / "people-at-limit.png"), full_page=True)
+            await open_list_until_listed(page, list_url(base, takes_mentees), roomy_id)
+            await expect(page.get_by_role("link", name=full_id, exact=True)).to_have_count(0)
+
+            await page.get_by_role("link", name=roomy_id, exact=True).click()
+            await page.get_by_role("tab", name="User Metadata").click()
+            current = page.frame_locator("#user-metadata-current-details").locator("body")
+            await expect(current).to_contain_text(re.compile(r"Mentors:\s*0 of 3"))
