@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.replay_cost
 	$(BIN)/python -m bench.lifecycle
 	$(BIN)/python -m bench.lifecycle --scale-out
+	$(BIN)/python -m bench.lifecycle --limits -n 250 --warmup 25
 	$(BIN)/python -m bench.lifecycle -n 400 --experiment $(BENCH_EXPERIMENTS)
 	$(BIN)/python -m bench.lifecycle -n 400 --section experiments-email --experiment Mentorship,floor,Mentorship+before,floor+before
 	$(BIN)/python -m bench.scale --max-cached-workflows 1000 250

@@ -13,6 +13,7 @@ leaves the process; the workflow validates again.
         ...
     person = await mentorship_client.set_limits(client, "ana", {"max_mentees": 2})   # a person's limits
     person = await mentorship_client.person_status(client, "ana")                    # None: no record yet
+    feedback = await mentorship_client.give_feedback(client, status.workflow_id, {"by": "ana", "rating": 5})
 
 One client for every Python caller: the command line and the demo (``starter.py``), the HTTP API (``api/``) and
 the benchmarks. The workflow is started by its type name (``WORKFLOW_TYPE``), so nothing here imports the
@@ -21,15 +22,17 @@ workflow class; the actions and their input models come from the action table (`
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowExecution
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowExecution, WorkflowExecutionStatus
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
+import workflows.feedback_rules as feedback_rules
 import workflows.places as places
 from activities.places import has_ended, person_record
 from infra.settings import get_settings
@@ -38,6 +41,8 @@ from workflows.actions import PARTICIPANT_ACTIONS
 from workflows.contract import (
     ID_PATTERN,
     WORKFLOW_TYPE,
+    FeedbackInput,
+    FeedbackStatus,
     Invitation,
     MentorshipInput,
     MentorshipStatus,
@@ -50,6 +55,7 @@ from workflows.contract import (
     workflow_id_for,
 )
 from workflows.durations import humanize_duration, humanize_every
+from workflows.rules import Refused
 
 
 def summary_for(invitation: Invitation) -> str:
@@ -122,9 +128,11 @@ async def refuse_without_free_places(client: Client, invitation: Invitation) -> 
     atomically, in the people's records; this only spares people an invitation nobody could accept."""
     workflow_id = workflow_id_for(invitation.mentor.id, invitation.mentee.id)
     reasons: list[str] = []
-    for role in (Role.MENTOR, Role.MENTEE):
+    roles = (Role.MENTOR, Role.MENTEE)
+    # Both records at once: each query is a worker task.
+    records = await asyncio.gather(*(person_status(client, invitation.person(role).id) for role in roles))
+    for role, record in zip(roles, records, strict=True):
         person = invitation.person(role)
-        record = await person_status(client, person.id)
         if record is None:
             continue
         others = record.model_copy(update={"places": [p for p in record.places if p.workflow_id != workflow_id]})
@@ -164,6 +172,83 @@ async def status(client: Client, workflow_id: str) -> MentorshipStatus:
         "status", result_type=MentorshipStatus
     )
     return current
+
+
+class NoFeedbackAsked(LookupError):
+    """The mentorship asked for no feedback (it never became active, or it is still open)."""
+
+
+# The mentorship starts its Feedback workflow as it ends: the update that ended it answers a moment before the
+# status names that workflow. A caller asking at once waits this long for it, not longer.
+FEEDBACK_START_WAIT_SECONDS = 5.0
+
+
+async def feedback_workflow_of(client: Client, workflow_id: str) -> str:
+    """The Feedback workflow of the latest mentorship with ``workflow_id`` (or ``workflow_id`` itself when it is a
+    Feedback workflow's id); NoFeedbackAsked when there is none."""
+    if workflow_id.startswith("feedback-"):
+        return workflow_id
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + FEEDBACK_START_WAIT_SECONDS
+    while True:
+        current = await status(client, workflow_id)
+        if current.feedback_workflow_id is not None:
+            return current.feedback_workflow_id
+        if not await _feedback_starting(client, current) or loop.time() >= deadline:
+            raise NoFeedbackAsked(
+                f"{workflow_id} asks for no feedback: feedback is asked once an active mentorship ends "
+                f"(it is {current.stage})"
+            )
+        await asyncio.sleep(0.1)
+
+
+async def _feedback_starting(client: Client, current: MentorshipStatus) -> bool:
+    """Whether the mentorship ended after it was active and is about to name its Feedback workflow."""
+    if current.accepted_at is None or current.stage not in (Stage.WITHDRAWN, Stage.COMPLETED):
+        return False
+    described = await client.get_workflow_handle(current.workflow_id).describe()
+    return described.status == WorkflowExecutionStatus.RUNNING
+
+
+async def feedback_status(client: Client, workflow_id: str) -> FeedbackStatus:
+    """The feedback given on a mentorship that ended (by its workflow id, or its Feedback workflow's id)."""
+    handle = client.get_workflow_handle(await feedback_workflow_of(client, workflow_id))
+    current: FeedbackStatus = await handle.query("status", result_type=FeedbackStatus)
+    return current
+
+
+async def give_feedback(
+    client: Client, workflow_id: str, payload: FeedbackInput | dict[str, Any], *, as_signal: bool = False
+) -> FeedbackStatus | None:
+    """A participant's feedback (``by``, ``rating`` 1-5, ``would_continue``?, ``note``?), once each, while the window
+    is open: as an update (answers the feedback status, or raises with the reason) or as a signal."""
+    validated = payload if isinstance(payload, FeedbackInput) else FeedbackInput.model_validate(payload)
+    feedback_id = await feedback_workflow_of(client, workflow_id)
+    handle = client.get_workflow_handle(feedback_id)
+    try:
+        if as_signal:
+            await handle.signal("feedback", validated)
+            return None
+        current: FeedbackStatus = await handle.execute_update("feedback", validated, result_type=FeedbackStatus)
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        # An update or a signal to a Feedback workflow that has completed (both answered, or the window closed) is
+        # "not found" to Temporal: say why, in the workflow's own words.
+        try:
+            closed = await feedback_status(client, feedback_id)
+        except RPCError:
+            raise err from None  # no such Feedback workflow at all
+        try:
+            feedback_rules.may_give(closed, validated, closed.closes_at)
+        except Refused as refused:
+            raise FeedbackRefused(str(refused)) from None
+        raise FeedbackRefused("feedback on this mentorship is closed") from None
+    return current
+
+
+class FeedbackRefused(ValueError):
+    """Feedback refused by a Feedback workflow that has completed (both answered, or the window closed)."""
 
 
 def _person_id(person_id: str) -> str:
@@ -239,9 +324,14 @@ async def list_mentorships(client: Client, query: str) -> AsyncIterator[Workflow
 
 
 __all__ = [
+    "FeedbackRefused",
+    "NoFeedbackAsked",
     "NoFreePlace",
     "act",
     "details_for",
+    "feedback_status",
+    "feedback_workflow_of",
+    "give_feedback",
     "invite",
     "list_mentorships",
     "list_query",

@@ -6,11 +6,14 @@
     python starter.py list --stage active --at-risk
     python starter.py limits ana --max-mentees 2 --max-mentors none
     python starter.py person ana
+    python starter.py feedback mentorship-ana--ben --by ben --rating 5 --would-continue yes --note "Thank you"
+    python starter.py feedback-status mentorship-ana--ben
     python starter.py demo
 
 Every input is validated here, at the edge (by mentorship_client), before anything reaches Temporal; the workflow
 validates again. The verbs of the participants' actions are the action table's (workflows/actions.py), with `_`
-shown as `-` (`check-in`).
+shown as `-` (`check-in`). Feedback, asked of both once an active mentorship ended, is given and read with
+`feedback` and `feedback-status`, by the mentorship's workflow id (its latest run) or the Feedback workflow's.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ from workflows.contract import (
     NO_FREE_PLACE,
     AcceptInput,
     CheckInInput,
+    FeedbackInput,
+    FeedbackStatus,
     Invitation,
     MentorshipStatus,
     PauseInput,
@@ -61,7 +66,7 @@ NO_FREE_PLACE_EXIT = 3  # the mentor or the mentee has no free place (the reason
 
 EXIT_CODES = f"""exit codes:
   {DONE}  done
-  {REFUSED}  refused (the reason is printed), or no such mentorship or person record
+  {REFUSED}  refused (the reason is printed), or no such mentorship or person record, or no feedback asked
   {INVALID}  invalid input or usage (each field with its reason)
   {NO_FREE_PLACE_EXIT}  no free place: the mentor or the mentee is at their limit (the reason is printed); an
      invitation starts nothing, an acceptance changes nothing and the invitation stays open"""
@@ -122,6 +127,77 @@ def _print_person(record: PersonStatus, as_json: bool) -> None:
         print(f"  limits changed {record.limits_changed_at:%Y-%m-%d %H:%M:%S}")
 
 
+def _print_feedback(current: FeedbackStatus, as_json: bool) -> None:
+    if as_json:
+        print(current.model_dump_json(indent=2))
+        return
+    window = "closed" if current.closed else f"open until {current.closes_at:%Y-%m-%d %H:%M:%S}"
+    print(f"{current.workflow_id}: feedback {window}")
+    print(f"  on {current.mentorship_workflow_id}, {current.ended.value} {current.ended_at:%Y-%m-%d %H:%M:%S}")
+    for role in Role:
+        person = current.invitation.person(role)
+        answer = next((a for a in current.answers if a.role is role), None)
+        if answer is None:
+            text = "no answer" if current.closed else "no answer yet"
+        else:
+            parts = [f"{answer.rating}/5"]
+            if answer.would_continue is not None:
+                parts.append("would continue" if answer.would_continue else "would not continue")
+            if answer.note:
+                parts.append(json.dumps(answer.note, ensure_ascii=False))
+            text = ", ".join(parts) + f" ({answer.at:%Y-%m-%d %H:%M:%S})"
+        print(f"  {role.value} {person.name} ({person.id}): {text}")
+    if current.refused_signals:
+        last = current.refused_signals[-1]
+        print(f"  last refused: {last.signal} by {last.by}: {last.reason}")
+
+
+def _feedback_payload(args: argparse.Namespace) -> dict[str, Any]:
+    payload: dict[str, Any] = {"by": args.by, "rating": args.rating}
+    if args.would_continue is not None:
+        payload["would_continue"] = args.would_continue == "yes"
+    if args.note is not None:
+        payload["note"] = args.note
+    return payload
+
+
+class NotFound(LookupError):
+    """No such mentorship (or Feedback workflow)."""
+
+
+async def _give_feedback(
+    client: Client, workflow_id: str, given: FeedbackInput, *, as_signal: bool
+) -> tuple[str, FeedbackStatus | None]:
+    """Give feedback: the Feedback workflow's id, and its status (None for a signal); FeedbackRefused when that
+    workflow has completed (both answered, or the window closed), with the reason it would have given."""
+    feedback_id = await _feedback_workflow(client, workflow_id)
+    try:
+        return feedback_id, await mentorship_client.give_feedback(client, feedback_id, given, as_signal=as_signal)
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise NotFound(f"no Feedback workflow {feedback_id!r}") from None
+        raise
+
+
+async def _feedback_status(client: Client, feedback_id: str) -> FeedbackStatus:
+    try:
+        return await mentorship_client.feedback_status(client, feedback_id)
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise NotFound(f"no Feedback workflow {feedback_id!r}") from None
+        raise
+
+
+async def _feedback_workflow(client: Client, workflow_id: str) -> str:
+    """The Feedback workflow of the mentorship's latest run (NoFeedbackAsked when it asked for none)."""
+    try:
+        return await mentorship_client.feedback_workflow_of(client, workflow_id)
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise NotFound(f"no mentorship {workflow_id!r}") from None
+        raise
+
+
 def _limit_text(limit: int | None, free: int | None) -> str:
     return "no limit" if limit is None else f"limit {limit} ({free} free)"
 
@@ -149,6 +225,10 @@ def _limits_payload(args: argparse.Namespace) -> dict[str, Any]:
 
 # The verbs of the participants' actions: the action table's names, `_` shown as `-` (`check-in`).
 ACTION_VERBS: dict[str, str] = {name.replace("_", "-"): name for name in PARTICIPANT_ACTIONS}
+
+# Feedback is given on the Feedback workflow a mentorship started as it ended, not by an action of the table.
+FEEDBACK_VERBS = frozenset({"feedback", "feedback-status"})
+FEEDBACK_ID_HELP = "the mentorship's workflow id (its latest run), e.g. mentorship-ana--ben, or its Feedback workflow's"
 
 # The command-line options of the fields an action's input may carry besides `by` (`--name`, and argparse's
 # keyword arguments); a field not named here is a plain text option.
@@ -228,6 +308,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("person_id", help="e.g. ana")
     p.add_argument("--json", action="store_true", help="print the record as JSON")
 
+    if FEEDBACK_VERBS & ACTION_VERBS.keys():
+        raise RuntimeError(
+            f"actions named {sorted(FEEDBACK_VERBS & ACTION_VERBS.keys())} clash with the feedback verbs"
+        )
+    p = commands.add_parser(
+        "feedback",
+        help="give feedback once an active mentorship ended, once each (as an update; --signal to fire and forget)",
+    )
+    p.add_argument("workflow_id", help=FEEDBACK_ID_HELP)
+    p.add_argument("--by", required=True, help="id of the participant who gives it")
+    p.add_argument("--rating", required=True, type=int, help="how the mentorship went, 1 to 5")
+    p.add_argument("--would-continue", choices=("yes", "no"), help="would they do it again together")
+    p.add_argument("--note")
+    p.add_argument("--signal", action="store_true", help="send as a signal instead of an update")
+    p.add_argument("--json", action="store_true", help="print the feedback status as JSON")
+
+    p = commands.add_parser("feedback-status", help="show the feedback on a mentorship that ended")
+    p.add_argument("workflow_id", help=FEEDBACK_ID_HELP)
+    p.add_argument("--json", action="store_true", help="print the feedback status as JSON")
+
     p = commands.add_parser("demo", help="run a whole mentorship on short timings (needs `make dev` running)")
     p.add_argument("--fast", action="store_true", help="shorter still (for tests)")
     return parser
@@ -278,11 +378,27 @@ async def run_cli(argv: list[str], *, client: Client | None = None) -> int:
                 )
                 return REFUSED
             _print_person(record, args.json)
+        elif command == "feedback":
+            given = FeedbackInput.model_validate(_feedback_payload(args))
+            feedback_id, answered = await _give_feedback(client, args.workflow_id, given, as_signal=args.signal)
+            if answered is None:
+                print(f"sent feedback to {feedback_id}; `feedback-status` shows whether it was taken or refused")
+            else:
+                _print_feedback(answered, args.json)
+        elif command == "feedback-status":
+            feedback_id = await _feedback_workflow(client, args.workflow_id)
+            _print_feedback(await _feedback_status(client, feedback_id), args.json)
         elif command == "demo":
             await demo(client, fast=args.fast)
     except ValidationError as err:
         print(f"error: invalid input: {explain(err)}", file=sys.stderr)
         return INVALID
+    except mentorship_client.FeedbackRefused as err:
+        print(f"refused: {err}", file=sys.stderr)
+        return REFUSED
+    except (mentorship_client.NoFeedbackAsked, NotFound) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return REFUSED
     except mentorship_client.NoFreePlace as err:
         # Before anything started: the mentor or the mentee is at their limit.
         print(f"refused: {err}", file=sys.stderr)
@@ -352,6 +468,7 @@ def demo_invitation(suffix: str, *, fast: bool = False) -> Invitation:
             "check_in_grace": f"PT{2 * unit}S",
             "escalate_after_missed": 2,
             "term": f"PT{22 * unit}S",
+            "feedback_within": f"PT{20 * unit}S",
         }
     )
 
@@ -380,11 +497,31 @@ async def demo(client: Client, *, fast: bool = False) -> MentorshipStatus:
     await mentorship_client.act(client, run.workflow_id, "pause", PauseInput(by=mentee, reason="Holidays", until=until))
     await run.until("the pause", lambda s: s.stage is Stage.PAUSED)
     await run.until("automatic resume", lambda s: s.stage is Stage.ACTIVE)
+    longer = f"PT{4 if fast else 8}S"
+    await mentorship_client.act(
+        client, run.workflow_id, "propose_change", {"by": mentor, "extend_term_by": longer, "note": "A bit longer?"}
+    )
+    print(f"✓ Ana proposed a longer term (+{longer}); Ben is asked to agree")
+    await mentorship_client.act(client, run.workflow_id, "accept_change", {"by": mentee, "note": "Gladly"})
+    print("✓ Ben agreed: the term is longer and Cora, the coordinator, is told")
     await run.until("the end of the term", lambda s: s.stage is Stage.COMPLETED)
     # The workflow's result: its status once every email (the wrap-up too) has gone, which a query taken the moment
     # the term ended may not show yet.
     final: MentorshipStatus = await client.get_workflow_handle(run.workflow_id, result_type=MentorshipStatus).result()
     print(f"✓ the wrap-up sent to both: {final.notifications_sent} emails in all")
+    assert final.feedback_workflow_id is not None
+    await mentorship_client.give_feedback(
+        client, final.feedback_workflow_id, {"by": mentee, "rating": 5, "would_continue": True, "note": "Thank you!"}
+    )
+    feedback = await mentorship_client.give_feedback(
+        client, final.feedback_workflow_id, {"by": mentor, "rating": 5, "note": "A pleasure"}
+    )
+    assert feedback is not None
+    print(
+        f"✓ both gave feedback ({final.feedback_workflow_id}); the coordinator's summary is in .data/mail/"
+        if feedback.summary_sent
+        else "✓ both gave feedback"
+    )
     print(f"Done: {final.notifications_sent} emails sent (see .data/mail/), timeline:")
     _print_status(final, as_json=False)
     return final

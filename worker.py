@@ -28,6 +28,7 @@ from infra import observability
 from infra.process import bind_address, exit_now, probe
 from infra.settings import Settings
 from infra.temporal import connect
+from workflows.feedback import Feedback
 from workflows.mentorship import Mentorship
 from workflows.person import PersonRecord
 
@@ -65,7 +66,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=settings.mentorship_task_queue,
-        workflows=[Mentorship, PersonRecord],
+        workflows=[Mentorship, PersonRecord, Feedback],
         activities=[
             (mailer or Mailer(settings)).send_notification,
             keeper.take_places,

@@ -17,6 +17,7 @@ from infra.settings import Settings
 from workflows.contract import Audience, Invitation, Notice, Notification, Person, Role
 from workflows.durations import count as _count
 from workflows.durations import humanize_duration, humanize_every
+from workflows.effects import describe_change
 from workflows.text import escape_html, moment
 
 LINK_PLACEHOLDERS = frozenset({"workflow_id", "action", "participant_id"})
@@ -50,9 +51,9 @@ def check_link_template(template: str) -> None:
 
 
 def action_link(settings: Settings, notification: Notification, action: LinkAction) -> str | None:
-    """The link for ``action`` (accept, decline, check_in) in this email, if links are configured: signed links to
-    this service's HTTP API (MENTORSHIP_API_PUBLIC_URL, infra/links.py), or links into the caller's own app
-    (MENTORSHIP_LINK_TEMPLATE); infra.settings.Settings allows one of the two."""
+    """The link for ``action`` (accept, decline, check_in, accept_change, decline_change, feedback) in this email, if
+    links are configured: signed links to this service's HTTP API (MENTORSHIP_API_PUBLIC_URL, infra/links.py), or
+    links into the caller's own app (MENTORSHIP_LINK_TEMPLATE); infra.settings.Settings allows one of the two."""
     signed = link_for(settings, notification, action)
     if signed is not None:
         return signed
@@ -520,6 +521,252 @@ def _wrap_up(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
     return draft
 
 
+# --- Changes to the terms ---------------------------------------------------------------------------------
+
+
+def _proposer(n: Notification, cast: _Cast) -> Person | None:
+    """Who proposed the change: the proposal says; without it, the actor of a proposal or a withdrawal."""
+    if n.proposal is not None:
+        return n.invitation.person(n.proposal.role)
+    if n.kind in (Notice.CHANGE_PROPOSED, Notice.CHANGE_WITHDRAWN):
+        return cast.actor
+    return None
+
+
+def _is_recipient(cast: _Cast, person: Person | None) -> bool:
+    return person is not None and cast.role is not None and person == cast.invitation.person(cast.role)
+
+
+def _on(cast: _Cast) -> str:
+    """'your mentorship' for a participant (the other one is named in the sentence); both names for the coordinator."""
+    return "your mentorship" if cast.role is not None else cast.the_mentorship()
+
+
+def _the_change(n: Notification) -> str:
+    """': the term 3 months longer and check-ins every week', or nothing when the notification does not say."""
+    return f": {describe_change(n.proposal)}" if n.proposal is not None else ""
+
+
+def _change_proposed(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
+    proposer = _proposer(n, cast)
+    if _is_recipient(cast, proposer):
+        draft = _Draft("You proposed a change to your mentorship")
+        draft.para(f"You proposed a change to {cast.the_mentorship()}{_the_change(n)}.")
+        draft.quote("Your note:", n.text)
+        if n.at is not None:
+            draft.para(f"{cast.pair} has until {moment(n.at)} to accept or decline it.")
+        return draft
+    who = proposer.name if proposer is not None else "One of the participants"
+    draft = _Draft(f"{who} proposes a change to {_on(cast)}")
+    draft.para(f"{who} proposes a change to {_on(cast)}{_the_change(n)}.")
+    if n.proposal is not None and n.proposal.check_in_every is not None:
+        they = "you" if cast.role is not None else "they"
+        draft.para(f"At present {they} check in {_cadence(n.invitation)}.")
+    if proposer is not None:
+        draft.quote(f"A note from {proposer.name}:", n.text)
+    if cast.role is None:
+        until = f" It is open until {moment(n.at)}." if n.at is not None else ""
+        draft.para(f"Nothing changes unless the other participant accepts it.{until}")
+        return draft
+    until = f" Please answer by {moment(n.at)}; the proposal lapses after that." if n.at is not None else ""
+    draft.para(f"Nothing changes unless you accept it.{until}")
+    draft.links(
+        [
+            ("Accept the change", action_link(settings, n, "accept_change")),
+            ("Decline the change", action_link(settings, n, "decline_change")),
+        ]
+    )
+    return draft
+
+
+def _change_answered(n: Notification, cast: _Cast, verb: str) -> _Draft:
+    """The start of the email about an accepted or declined change: who answered whose proposal, and what it was."""
+    answerer = cast.actor
+    if _is_recipient(cast, answerer):
+        who = "You"
+    else:
+        who = answerer.name if answerer is not None else "The other participant"
+    proposer = _proposer(n, cast)
+    if _is_recipient(cast, proposer):
+        draft = _Draft(f"{who} {verb} your proposed change")
+        draft.para(f"{who} {verb} the change you proposed to your mentorship{_the_change(n)}.")
+    else:
+        whose = f"{proposer.name}'s" if proposer is not None else "a"
+        draft = _Draft(f"{who} {verb} {whose} proposed change")
+        draft.para(f"{who} {verb} {whose} proposed change to {_on(cast)}{_the_change(n)}.")
+    return draft
+
+
+def _change_accepted(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
+    draft = _change_answered(n, cast, "accepted")
+    if cast.actor is not None and not cast.recipient_acted:
+        draft.quote(f"A note from {cast.actor.name}:", n.text)
+    draft.para("The change applies from now on.")
+    if n.proposal is None or n.proposal.check_in_every is not None:
+        cadence = f"Check-ins are now {_cadence(n.invitation)}"
+        if n.at is not None:
+            draft.para(f"{cadence}; the next one is due {moment(n.at)}.")
+        else:
+            draft.para(f"{cadence}; none are due while the mentorship is paused.")
+    elif n.at is not None:
+        draft.para(f"The next check-in is due {moment(n.at)}.")
+    return draft
+
+
+def _change_declined(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
+    draft = _change_answered(n, cast, "declined")
+    draft.quote("Your reason:" if cast.recipient_acted else "Their reason:", n.text)
+    they = "you keep" if cast.role is not None else "they keep"
+    draft.para(f"Nothing changes: {they} checking in {_cadence(n.invitation)}, as before.")
+    return draft
+
+
+def _change_withdrawn(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
+    proposer = _proposer(n, cast)
+    if _is_recipient(cast, proposer):
+        draft = _Draft("You withdrew your proposed change")
+        draft.para(f"You withdrew your proposed change to {cast.the_mentorship()}{_the_change(n)}.")
+        draft.para(f"We have let {cast.pair} know. The terms stay as they were.")
+        return draft
+    who = proposer.name if proposer is not None else "One of the participants"
+    draft = _Draft(f"{who} withdrew their proposed change")
+    draft.para(f"{who} withdrew their proposed change to {_on(cast)}{_the_change(n)}.")
+    if cast.role is not None:
+        draft.para(
+            "There is nothing you need to do: the terms stay as they were, and the links of the earlier email no "
+            "longer apply."
+        )
+    else:
+        draft.para("The terms stay as they were.")
+    return draft
+
+
+def _change_lapsed(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
+    proposer = _proposer(n, cast)
+    when = f" on {moment(n.at)}" if n.at is not None else ""
+    if cast.role is not None and (proposer is None or _is_recipient(cast, proposer)):
+        draft = _Draft(f"{cast.pair} did not answer your proposed change in time")
+        draft.para(
+            f"Your proposed change to {cast.the_mentorship()} lapsed{when}: {cast.pair} did not answer it in time."
+        )
+        if n.proposal is not None:
+            draft.para(f"What you proposed: {describe_change(n.proposal)}.")
+        draft.para("The terms stay as they were. You are welcome to talk it over and propose it again.")
+        return draft
+    whose = f"{proposer.name}'s" if proposer is not None else "A"
+    draft = _Draft(f"{_capitalized(whose)} proposed change has lapsed")
+    draft.para(f"{_capitalized(whose)} proposed change to {_on(cast)} lapsed{when} without an answer.")
+    if n.proposal is not None:
+        draft.para(f"What was proposed: {describe_change(n.proposal)}.")
+    draft.para("The terms stay as they were.")
+    return draft
+
+
+def _term_changed(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
+    inv = n.invitation
+    names = f"{inv.mentor.name} and {inv.mentee.name}"
+    draft = _Draft(f"{names} changed the terms of their mentorship")
+    draft.para(f"{inv.mentor.name} (mentor) and {inv.mentee.name} (mentee) agreed to a change{_the_change(n)}.")
+    proposer = _proposer(n, cast)
+    if proposer is not None and cast.actor is not None and proposer != cast.actor:
+        draft.para(f"{proposer.name} proposed it and {cast.actor.name} accepted.")
+    if n.at is not None:
+        draft.para(f"The mentorship now runs until {moment(n.at)}.")
+    draft.para(f"They check in {_cadence(inv)}. Nothing is needed from you.")
+    return draft
+
+
+# --- Feedback, once an active mentorship ended (the Feedback workflow sends these) ----------------------------
+
+
+def _feedback_questions(cast: _Cast) -> list[str]:
+    return [
+        "How did it go, from 1 to 5?",
+        f"Would you like to continue with {cast.pair}?",
+        "Anything you would like to add? (optional)",
+    ]
+
+
+def _who_sees_feedback(n: Notification) -> str | None:
+    coordinator = n.invitation.coordinator
+    if coordinator is None:
+        return None
+    return f"{coordinator.name}, who coordinates the mentorship, gets a summary of both answers."
+
+
+def _feedback_request(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
+    if cast.role is None:
+        names = f"{n.invitation.mentor.name} and {n.invitation.mentee.name}"
+        draft = _Draft(f"{names} are asked for feedback on their mentorship")
+        draft.para(f"{_capitalized(cast.the_mentorship())} has ended; both of them are asked how it went.")
+        until = f"; feedback closes on {moment(n.at)}" if n.at is not None else ""
+        draft.para(f"You will get a summary of their answers once both have answered{until}.")
+        return draft
+    draft = _Draft(f"How did {cast.the_mentorship()} go?")
+    draft.para(f"{_capitalized(cast.the_mentorship())} has ended. Thank you for the time you gave to it!")
+    draft.bullets(
+        "We would love to hear how it went. Three short questions, a minute at most:", _feedback_questions(cast)
+    )
+    if n.at is not None:
+        draft.para(f"You can give your feedback until {moment(n.at)}.")
+    seen = _who_sees_feedback(n)
+    if seen is not None:
+        draft.para(seen)
+    draft.links([("Give feedback", action_link(settings, n, "feedback"))])
+    return draft
+
+
+def _feedback_reminder(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
+    if cast.role is None:
+        draft = _Draft(f"Feedback on {cast.the_mentorship()} is still open")
+        until = f" until {moment(n.at)}" if n.at is not None else ""
+        draft.para(f"Feedback on {cast.the_mentorship()} is open{until}; not everyone has answered yet.")
+        draft.para("You will get a summary once both have answered, or when feedback closes.")
+        return draft
+    draft = _Draft(f"Reminder: how did {cast.the_mentorship()} go?")
+    draft.para(f"A gentle reminder: we would still love to hear how {cast.the_mentorship()} went.")
+    draft.para(
+        f"A few clicks are enough: a rating from 1 to 5, whether you would like to continue with {cast.pair}, and a "
+        "note if you like."
+    )
+    if n.at is not None:
+        draft.para(f"Feedback is open until {moment(n.at)}. If you would rather not answer, there is nothing to do.")
+    else:
+        draft.para("If you would rather not answer, there is nothing to do.")
+    draft.links([("Give feedback", action_link(settings, n, "feedback"))])
+    return draft
+
+
+def _would_continue(would_continue: bool | None) -> str:
+    if would_continue is True:
+        return "would like to continue together"
+    if would_continue is False:
+        return "would not continue together"
+    return "did not say whether they would continue"
+
+
+def _feedback_summary(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
+    inv = n.invitation
+    names = f"{inv.mentor.name} and {inv.mentee.name}"
+    draft = _Draft(f"Feedback on the mentorship of {names}")
+    answers = {answer.role: answer for answer in n.feedback}
+    if len(answers) == len(Role):
+        draft.para(f"Both participants of {cast.the_mentorship()} have given their feedback.")
+    else:
+        closed = f" on {moment(n.at)}" if n.at is not None else ""
+        draft.para(f"Feedback on {cast.the_mentorship()} closed{closed}.")
+    for role in Role:
+        person = inv.person(role)
+        answer = answers.get(role)
+        if answer is None:
+            draft.para(f"{person.name} ({role.value}) did not answer.")
+            continue
+        continues = _would_continue(answer.would_continue)
+        draft.para(f"{person.name} ({role.value}) rated it {answer.rating} out of 5 and {continues}.")
+        draft.quote(f"{person.name}'s note:", answer.note)
+    return draft
+
+
 _RENDERERS = {
     Notice.INVITATION: _invitation,
     Notice.INVITATION_SENT: _invitation_sent,
@@ -536,6 +783,15 @@ _RENDERERS = {
     Notice.RESUMED: _resumed,
     Notice.WITHDRAWN: _withdrawn,
     Notice.WRAP_UP: _wrap_up,
+    Notice.CHANGE_PROPOSED: _change_proposed,
+    Notice.CHANGE_ACCEPTED: _change_accepted,
+    Notice.CHANGE_DECLINED: _change_declined,
+    Notice.CHANGE_WITHDRAWN: _change_withdrawn,
+    Notice.CHANGE_LAPSED: _change_lapsed,
+    Notice.TERM_CHANGED: _term_changed,
+    Notice.FEEDBACK_REQUEST: _feedback_request,
+    Notice.FEEDBACK_REMINDER: _feedback_reminder,
+    Notice.FEEDBACK_SUMMARY: _feedback_summary,
 }
 
 

@@ -7,6 +7,7 @@ link pages, health), the exception handlers of ``api.errors`` (every error is a 
 middleware that logs each request (a link's token redacted) and forbids caching.
 
     POST /mentorships, GET /mentorships[/{workflow_id}], POST /mentorships/{workflow_id}/{action}
+    POST, GET /mentorships/{workflow_id}/feedback   feedback once an active mentorship ended
     PUT  /people/{person_id}/limits, GET /people/{person_id}   a person's limits and the places they hold
     GET  /links/{token}, POST /links/{token}   the email link pages (HTML; the token is the credential)
     GET  /livez, /readyz                       liveness; readiness (Temporal answers)

@@ -3,8 +3,10 @@
 A page is built as a few neutral parts and rendered once, escaping every string (names, messages and notes are
 typed by people). A GET shows a confirmation with a form; only the form's POST acts, because mail scanners and
 link previews fetch every GET. Whether a link still applies is read from the mentorship's state
-(``refusal_for``): an accept link after the invitation was answered, or a check-in link after its check-in was
-recorded, says so and changes nothing.
+(``refusal_for``): an accept link after the invitation was answered, a check-in link after its check-in was
+recorded, or a link to answer a proposed change once that proposal is no longer the open one, says so and changes
+nothing. A feedback link reads the mentorship's Feedback workflow instead (``feedback_refusal_for``): once its
+recipient has given feedback, or feedback has closed, it says so.
 """
 
 from __future__ import annotations
@@ -13,9 +15,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from infra.links import LinkClaims
-from workflows.contract import MentorshipStatus, Person, Role, Stage, invitation_stamp
-from workflows.durations import humanize_every
+from infra.links import CHANGE_ACTIONS, LinkClaims
+from workflows.contract import (
+    FeedbackInput,
+    FeedbackStatus,
+    Invitation,
+    MentorshipStatus,
+    Person,
+    Proposal,
+    Role,
+    Stage,
+    invitation_stamp,
+)
+from workflows.durations import humanize_duration, humanize_every
+from workflows.effects import describe_change
+from workflows.plan import after
 from workflows.text import escape_html, moment
 
 Tone = Literal["ask", "done", "problem"]
@@ -36,10 +50,14 @@ HEADERS = {
 
 @dataclass(frozen=True)
 class Field:
-    kind: Literal["text", "rating"]
+    """A form field: a textarea, a 1-5 select, or one of ``options`` (value, label) as radio buttons."""
+
+    kind: Literal["text", "rating", "choice"]
     name: str
     label: str
     value: str = ""
+    options: tuple[tuple[str, str], ...] = ()
+    required: bool = False
 
 
 @dataclass(frozen=True)
@@ -93,6 +111,9 @@ def _render_form(form: Form) -> str:
     if form.error:
         parts.append(f'<p role="alert" style="color:#b91c1c">{escape_html(form.error)}</p>')
     for item in form.fields:
+        if item.kind == "choice":
+            parts.append(_render_choice(item))
+            continue
         parts.append(f'<p><label for="{escape_html(item.name)}">{escape_html(item.label)}</label><br>')
         if item.kind == "text":
             parts.append(
@@ -114,6 +135,24 @@ def _render_form(form: Form) -> str:
     )
     parts.append("</form>")
     return "\n".join(parts)
+
+
+def _render_choice(item: Field) -> str:
+    """Radio buttons in a fieldset, its legend the question; the one whose value is ``item.value`` checked."""
+    required = " required" if item.required else ""
+    radios = []
+    for value, label in item.options:
+        checked = " checked" if item.value == value else ""
+        radios.append(
+            '<label style="display:inline-block;margin:0 16px 4px 0;white-space:nowrap">'
+            f'<input type="radio" name="{escape_html(item.name)}" value="{escape_html(value)}"{checked}{required}> '
+            f"{escape_html(label)}</label>"
+        )
+    return (
+        '<fieldset style="border:0;padding:0;margin:0 0 16px 0">'
+        f'<legend style="padding:0;margin-bottom:4px">{escape_html(item.label)}</legend>'
+        f"{''.join(radios)}</fieldset>"
+    )
 
 
 # --- Pages that need no mentorship ------------------------------------------------------------------------
@@ -184,6 +223,10 @@ def refusal_for(claims: LinkClaims, status: MentorshipStatus, now: datetime) -> 
     if claims.a in ("accept", "decline"):
         if status.stage is not Stage.INVITED:
             return _invitation_answered(claims, status)
+    elif claims.a in CHANGE_ACTIONS:
+        refusal = _change_not_open(claims, status)
+        if refusal is not None:
+            return refusal
     else:
         refusal = _check_in_not_open(claims, status)
         if refusal is not None:
@@ -264,6 +307,60 @@ def _check_in_not_open(claims: LinkClaims, status: MentorshipStatus) -> Page | N
     return None
 
 
+def _change_not_open(claims: LinkClaims, status: MentorshipStatus) -> Page | None:
+    """None while the link's proposal is the open one; otherwise what became of it (from the timeline), as a page."""
+    number = claims.n
+    proposal = status.proposal
+    if proposal is not None and proposal.number == number:
+        return None
+    # "change 2 accepted", "... declined", "... withdrawn", "... lapsed" (effects.py); an old one may have been
+    # dropped from the timeline, and then the page says less.
+    fate = next(
+        (
+            entry
+            for entry in reversed(status.timeline)
+            if entry.event.startswith(f"change {number} ") and entry.event != f"change {number} proposed"
+        ),
+        None,
+    )
+    outcome = fate.event.removeprefix(f"change {number} ") if fate is not None else None
+    if fate is not None and fate.by == claims.p:
+        if outcome == "accepted" and claims.a == "accept_change":
+            return Page(409, "You have already accepted this change", [f"You accepted it on {_when(fate.at)}.", _USED])
+        if outcome == "declined" and claims.a == "decline_change":
+            return Page(409, "You have already declined this change", [f"You declined it on {_when(fate.at)}.", _USED])
+    if not status.stage.is_open:
+        return Page(
+            409,
+            "The mentorship has ended",
+            [f"It is {status.stage} now, so the proposed change no longer applies.", NOTHING_CHANGED],
+        )
+    at = _when(fate.at if fate is not None else None)
+    if outcome == "accepted":
+        why = f"It was accepted on {at}, so it can no longer be declined."
+    elif outcome == "declined":
+        why = f"It was declined on {at}, so it can no longer be accepted."
+    elif outcome == "withdrawn":
+        who = _person(status, fate.by) if fate is not None and fate.by is not None else None
+        why = f"{who.name if who is not None else 'The proposer'} withdrew it on {at}."
+    elif outcome == "lapsed":
+        why = f"It lapsed on {at} without an answer."
+    else:
+        why = "It was answered or withdrawn, or it lapsed."
+    paragraphs = [why]
+    if proposal is not None:
+        if proposal.by == claims.p:
+            paragraphs.append(f"You proposed another change since, open until {moment(proposal.lapses_at)}.")
+        else:
+            proposer = status.invitation.person(proposal.role)
+            paragraphs.append(
+                f"{proposer.name} proposed another change since, open until {moment(proposal.lapses_at)}; "
+                "its email has the links."
+            )
+    paragraphs.append(NOTHING_CHANGED)
+    return Page(409, "This proposed change is no longer open", paragraphs)
+
+
 # --- Confirmation and outcome -----------------------------------------------------------------------------
 
 
@@ -300,6 +397,8 @@ def confirmation(claims: LinkClaims, status: MentorshipStatus, *, values: dict[s
             error,
         )
         return Page(status_code, f"Decline {initiator.name}'s invitation?", paragraphs, quote, form, "ask")
+    if claims.a in CHANGE_ACTIONS:
+        return _change_confirmation(claims, status, hello, values, error)
     role = inv.role_of(claims.p)
     assert role is not None
     other = inv.person(role.other)
@@ -318,7 +417,47 @@ def confirmation(claims: LinkClaims, status: MentorshipStatus, *, values: dict[s
     return Page(status_code, f"Record check-in {claims.n} with {other.name}", paragraphs, None, form, "ask")
 
 
-def done(claims: LinkClaims, status: MentorshipStatus) -> Page:
+def _change_confirmation(
+    claims: LinkClaims, status: MentorshipStatus, hello: str, values: dict[str, str], error: str | None
+) -> Page:
+    proposal = status.proposal
+    assert proposal is not None and proposal.number == claims.n, "refusal_for admits the open proposal only"
+    inv = status.invitation
+    proposer = inv.person(proposal.role)
+    paragraphs = [hello, f"{proposer.name} proposes a change to your mentorship: {describe_change(proposal)}."]
+    if proposal.check_in_every is not None:
+        paragraphs.append(f"At present you check in {humanize_every(inv.check_in_every)}.")
+    if proposal.extend_term_by is not None:
+        if status.term_ends_at is not None:
+            longer = after(proposal.extend_term_by, status.term_ends_at)
+            paragraphs.append(
+                f"At present the term ends on {moment(status.term_ends_at)}; with the change, on {moment(longer)}."
+            )
+        else:
+            paragraphs.append(
+                f"The mentorship has no end date yet; it would end {humanize_duration(proposal.extend_term_by)} "
+                "after you accept."
+            )
+    paragraphs.append(f"Nothing changes unless you accept. The proposal is open until {moment(proposal.lapses_at)}.")
+    quote = (f"A note from {proposer.name}:", proposal.note) if proposal.note else None
+    status_code = 200 if error is None else 422
+    if claims.a == "accept_change":
+        form = Form(
+            "Accept the change",
+            [Field("text", "note", f"A note for {proposer.name} (optional)", values.get("note", ""))],
+            error,
+        )
+        return Page(status_code, f"Accept {proposer.name}'s proposed change?", paragraphs, quote, form, "ask")
+    form = Form(
+        "Decline the change",
+        [Field("text", "reason", f"A reason for {proposer.name} (optional)", values.get("reason", ""))],
+        error,
+    )
+    return Page(status_code, f"Decline {proposer.name}'s proposed change?", paragraphs, quote, form, "ask")
+
+
+def done(claims: LinkClaims, status: MentorshipStatus, proposal: Proposal | None = None) -> Page:
+    """What the link did; ``proposal`` is the proposed change a change link answered (no longer in ``status``)."""
     inv = status.invitation
     role = inv.role_of(claims.p)
     assert role is not None
@@ -334,6 +473,24 @@ def done(claims: LinkClaims, status: MentorshipStatus) -> Page:
         )
     if claims.a == "decline":
         return Page(200, f"You declined {other.name}'s invitation", ["We have let them know."], tone="done")
+    if claims.a == "accept_change":
+        paragraphs = [f"From now on: {describe_change(proposal)}."] if proposal is not None else []
+        if proposal is not None and proposal.extend_term_by is not None and status.term_ends_at is not None:
+            paragraphs.append(f"The mentorship now runs until {moment(status.term_ends_at)}.")
+        if status.next_check_in_due is not None:
+            paragraphs.append(
+                f"Check-ins are {humanize_every(status.invitation.check_in_every)}; the next one is due "
+                f"{moment(status.next_check_in_due)}."
+            )
+        paragraphs.append(f"We have let {other.name} know.")
+        return Page(200, f"You accepted {other.name}'s proposed change", paragraphs, tone="done")
+    if claims.a == "decline_change":
+        return Page(
+            200,
+            f"You declined {other.name}'s proposed change",
+            ["Nothing changes. We have let them know."],
+            tone="done",
+        )
     following = f" The next one is due {moment(status.next_check_in_due)}." if status.next_check_in_due else ""
     return Page(200, f"Check-in {claims.n} is recorded", [f"Thank you!{following}"], tone="done")
 
@@ -351,3 +508,107 @@ def no_free_place(reason: str, status: MentorshipStatus) -> Page:
         )
     paragraphs.append(NOTHING_CHANGED)
     return Page(409, "There is no free place right now", paragraphs)
+
+
+# --- Feedback, once the mentorship ended: the link names its Feedback workflow ---------------------------------
+
+# The form's answers to "would you continue": yes and no; "not sure" (empty) leaves it out.
+WOULD_CONTINUE = {"yes": True, "no": False, "": None}
+
+
+def _feedback_person(invitation: Invitation, participant_id: str) -> tuple[Person, Person] | None:
+    """The link's recipient and the other participant; None for anyone else."""
+    role = invitation.role_of(participant_id)
+    return None if role is None else (invitation.person(role), invitation.person(role.other))
+
+
+def feedback_refusal_for(claims: LinkClaims, status: FeedbackStatus, now: datetime) -> Page | None:
+    """Why this feedback link cannot act now (given already, closed, expired), as a page; None when it can."""
+    inv = status.invitation
+    if claims.w != status.workflow_id or claims.k != invitation_stamp(status.invited_at):
+        return Page(
+            409,
+            "This link is out of date",
+            [f"It belongs to another mentorship between {inv.mentor.name} and {inv.mentee.name}.", NOTHING_CHANGED],
+        )
+    role = inv.role_of(claims.p)
+    if role is None:
+        return bad_link()
+    answer = next((a for a in status.answers if a.role is role), None)
+    if answer is not None:
+        return Page(
+            409,
+            "You already gave feedback on this mentorship",
+            [f"You gave it on {moment(answer.at)}: {answer.rating} out of 5. Thank you!", _USED],
+        )
+    if status.closed:
+        return Page(
+            409,
+            "Feedback on this mentorship is closed",
+            [f"It was open until {moment(status.closes_at)}.", NOTHING_CHANGED],
+        )
+    if claims.expires_at <= now:
+        return Page(
+            410,
+            "This link has expired",
+            [f"It could be used until {moment(claims.expires_at)}.", NOTHING_CHANGED],
+        )
+    return None
+
+
+def feedback_form(claims: LinkClaims, status: FeedbackStatus, *, values: dict[str, str], error: str | None) -> Page:
+    """The page a valid feedback link opens: the three questions, and a button that gives the answers."""
+    found = _feedback_person(status.invitation, claims.p)
+    assert found is not None, "feedback_refusal_for admits the participants only"
+    me, other = found
+    how = "came to the end of its term" if status.ended is Stage.COMPLETED else "ended"
+    paragraphs = [
+        f"Hi {me.name},",
+        f"Your mentorship with {other.name} {how} on {moment(status.ended_at)}. Thank you for the time you gave to it!",
+        f"You can give your feedback once, until {moment(status.closes_at)}.",
+    ]
+    coordinator = status.invitation.coordinator
+    if coordinator is not None:
+        paragraphs.append(f"{coordinator.name}, who coordinates the mentorship, gets a summary of both answers.")
+    form = Form(
+        "Give feedback",
+        [
+            Field(
+                "choice",
+                "rating",
+                "How did it go, from 1 (not well) to 5 (very well)?",
+                values.get("rating", ""),
+                options=tuple((str(number), str(number)) for number in range(1, 6)),
+                required=True,
+            ),
+            Field(
+                "choice",
+                "would_continue",
+                f"Would you like to continue with {other.name}?",
+                values.get("would_continue", ""),
+                options=(("yes", "Yes"), ("no", "No"), ("", "Not sure")),
+            ),
+            Field("text", "note", "Anything you would like to add? (optional)", values.get("note", "")),
+        ],
+        error,
+    )
+    status_code = 200 if error is None else 422
+    return Page(status_code, f"How did your mentorship with {other.name} go?", paragraphs, None, form, "ask")
+
+
+def feedback_given(claims: LinkClaims, status: FeedbackStatus, given: FeedbackInput) -> Page:
+    """What the feedback link did."""
+    found = _feedback_person(status.invitation, claims.p)
+    assert found is not None
+    _, other = found
+    paragraphs = [f"We have recorded your feedback on your mentorship with {other.name}: {given.rating} out of 5."]
+    coordinator = status.invitation.coordinator
+    if coordinator is not None:
+        if status.closed:
+            paragraphs.append(f"{coordinator.name} gets a summary of both answers.")
+        else:
+            paragraphs.append(
+                f"{coordinator.name} gets a summary of both answers once {other.name} has answered too, or when "
+                f"feedback closes on {moment(status.closes_at)}."
+            )
+    return Page(200, "Thank you for your feedback", paragraphs, tone="done")

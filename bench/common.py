@@ -388,6 +388,7 @@ SECTIONS = (
     "experiments",
     "experiments-email",
     "replay",
+    "limits",
 )
 _PREAMBLE = """# Benchmarks
 

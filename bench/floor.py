@@ -32,8 +32,8 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from workflows.contract import SEND_NOTIFICATION, mentorship_key
+    from workflows.delivery import EMAIL_ATTEMPT_TIMEOUT, EMAIL_GIVE_UP_AFTER, EMAIL_RETRY
     from workflows.durations import parse_duration
-    from workflows.mentorship import EMAIL_ATTEMPT_TIMEOUT, EMAIL_GIVE_UP_AFTER, EMAIL_RETRY
 
 FLOOR_WORKFLOW_TYPE = "MentorshipFloor"
 _NOT_INVITATION = ("carried", "history_event_limit")

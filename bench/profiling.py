@@ -24,7 +24,9 @@ _FRAME = re.compile(r"^(?P<function>.*?) \((?P<file>[^():]*)(?::\d+)?\)$")
 AREAS: tuple[tuple[str, str], ...] = (
     ("workflow code: workflows/mentorship.py", "workflows/mentorship.py"),
     ("workflow code: bench/floor.py", "bench/floor.py"),
+    ("workflow code: workflows/person.py", "workflows/person.py"),
     ("contract and durations (workflows/)", "workflows/"),
+    ("place activities: activities/places.py", "activities/places.py"),
     ("email activity: activities/", "activities/"),
     ("aiosmtplib", "aiosmtplib/"),
     ("pydantic", "pydantic"),
@@ -36,6 +38,7 @@ AREAS: tuple[tuple[str, str], ...] = (
     ("SDK: activity worker", "temporalio/worker/_activity"),
     ("SDK: protobuf and bridge", "temporalio/bridge"),
     ("protobuf", "google/protobuf"),
+    ("SDK: client (the place activities' calls)", "temporalio/client"),
     ("SDK: other", "temporalio/"),
     ("asyncio", "asyncio/"),
 )

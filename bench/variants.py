@@ -14,6 +14,7 @@ deployed Mentorship.
 
 from __future__ import annotations
 
+from bench.variant_no_places import NoPlaces
 from bench.variant_no_search_attributes import NoSearchAttributes
 from bench.variant_no_summaries import NoSummaries
 from bench.variant_passthrough import Passthrough
@@ -23,4 +24,5 @@ VARIANTS: dict[str, type[Mentorship]] = {
     "passthrough": Passthrough,
     "no-search-attributes": NoSearchAttributes,
     "no-summaries": NoSummaries,
+    "no-places": NoPlaces,
 }

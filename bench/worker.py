@@ -27,6 +27,7 @@ from bench.email_experiments import MAILERS
 from bench.floor import Floor
 from bench.variants import VARIANTS
 from infra.settings import Settings
+from workflows.contract import SEND_NOTIFICATION
 from workflows.mentorship import Mentorship
 
 log = logging.getLogger("bench.worker")
@@ -54,14 +55,37 @@ def build(
     max_cached_workflows: int | None = None,
 ) -> Worker:
     options = worker_options(client, settings)
-    assert options["workflows"] == [Mentorship], "build_worker registers other workflows: update bench/worker.py"
+    swap(options, workflow=workflow, variant=variant, max_cached_workflows=max_cached_workflows)
+    return Worker(**options)
+
+
+def swap(
+    options: dict[str, Any],
+    *,
+    workflow: str,
+    variant: str | None = None,
+    max_cached_workflows: int | None = None,
+    mailer: str | None = None,
+) -> None:
+    """Change ``build_worker``'s options in place: the Mentorship swapped for the floor or a variant (the other
+    workflows it registers, the Person record, stay: a variant's acceptances take places in it), the email
+    activity for an experimental one (the place activities stay), or another cache bound."""
+    workflows = list(options["workflows"])
+    assert workflows.count(Mentorship) == 1, "build_worker no longer registers the Mentorship: see bench/worker.py"
+    replacement: type[Any] = Mentorship
     if workflow == "floor":
-        options["workflows"] = [Floor]
+        replacement = Floor
     elif variant is not None:
-        options["workflows"] = [VARIANTS[variant]]
+        replacement = VARIANTS[variant]
+    options["workflows"] = [replacement if registered is Mentorship else registered for registered in workflows]
     if max_cached_workflows is not None:
         options["max_cached_workflows"] = max_cached_workflows
-    return Worker(**options)
+    if mailer is not None:
+        activities = list(options["activities"])
+        sends = [i for i, fn in enumerate(activities) if getattr(fn, "__name__", "") == SEND_NOTIFICATION]
+        assert len(sends) == 1, "build_worker registers no email activity (or several): see bench/worker.py"
+        activities[sends[0]] = MAILERS[mailer](Settings()).send_notification
+        options["activities"] = activities
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,15 +102,13 @@ def main(argv: list[str] | None = None) -> int:
     real_worker = Worker
 
     def swapped(client: Client, **options: Any) -> Worker:
-        assert options["workflows"] == [Mentorship], "build_worker registers other workflows: see bench/worker.py"
-        if args.workflow == "floor":
-            options["workflows"] = [Floor]
-        elif args.variant is not None:
-            options["workflows"] = [VARIANTS[args.variant]]
-        if args.max_cached_workflows is not None:
-            options["max_cached_workflows"] = args.max_cached_workflows
-        if args.mailer is not None:
-            options["activities"] = [MAILERS[args.mailer](Settings()).send_notification]
+        swap(
+            options,
+            workflow=args.workflow,
+            variant=args.variant,
+            max_cached_workflows=args.max_cached_workflows,
+            mailer=args.mailer,
+        )
         log.info("bench worker: %s, max_cached_workflows=%s", args.variant or args.workflow,
                  options.get("max_cached_workflows", "SDK default"))  # fmt: skip
         return real_worker(client, **options)

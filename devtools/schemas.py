@@ -6,7 +6,8 @@ checked in under ``schemas/`` (a unit test fails when they are out of date).
 
 One file per payload: the start input, every action's input (signal and update alike, from the action table)
 and the status (the ``status`` query's answer, every update's answer and the workflow's result); a person's
-``set_limits`` input and their record (the Person workflow's ``status`` query).
+``set_limits`` input and their record (the Person workflow's ``status`` query); the ``feedback`` input and the
+Feedback workflow's status.
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from workflows.actions import ACTIONS
-from workflows.contract import MentorshipInput, MentorshipStatus, PersonStatus, SetLimitsInput
+from workflows.contract import (
+    FeedbackInput,
+    FeedbackStatus,
+    MentorshipInput,
+    MentorshipStatus,
+    PersonStatus,
+    SetLimitsInput,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDER = ROOT / "schemas"
@@ -74,6 +82,10 @@ def schemas() -> dict[str, dict[str, Any]]:
     files["person-set-limits.schema.json"] = _schema(SetLimitsInput, "person-set-limits.schema.json", "SetLimitsInput")
     files["person-status.schema.json"] = _schema(
         PersonStatus, "person-status.schema.json", "PersonStatus", mode="serialization"
+    )
+    files["feedback.schema.json"] = _schema(FeedbackInput, "feedback.schema.json", "FeedbackInput")
+    files["feedback-status.schema.json"] = _schema(
+        FeedbackStatus, "feedback-status.schema.json", "FeedbackStatus", mode="serialization"
     )
     return files
 

@@ -4,16 +4,23 @@ A link is ``{MENTORSHIP_API_PUBLIC_URL}/links/{token}``; the token is ``{claims}
 without padding. The claims (compact JSON) bind the link to
 
 - the mentorship: its workflow id and the invitation time, so a link from an earlier mentorship of the same pair
-  (the workflow id is reused) never acts on a later one;
+  (the workflow id is reused) never acts on a later one. A ``feedback`` link names the mentorship's Feedback
+  workflow instead (``feedback-{mentorship key}``, one per mentorship, so never reused) and the same invitation
+  time, which that workflow's status repeats;
 - the recipient: the participant the email went to, who is the one who acts (``by``);
-- the action: ``accept``, ``decline`` or ``check_in``, and for a check-in its number;
-- an expiry: the invitation's expiry for accept and decline; for a check-in, the moment it would count as missed.
+- the action: ``accept``, ``decline`` or ``check_in``, and for a check-in its number; or ``accept_change`` or
+  ``decline_change``, and the number of the proposed change, so that a link for one proposal never answers another;
+  or ``feedback``, once the mentorship ended;
+- an expiry: the invitation's expiry for accept and decline; for a check-in, the moment it would count as missed;
+  for a proposed change, the moment it lapses; for feedback, the moment feedback closes.
 
 The signature is HMAC-SHA256 over a fixed label and the encoded claims, with the first of the configured secrets;
 every configured secret is accepted, so a secret can be rotated without breaking the links already sent.
 
 Whether a link was used is not stored anywhere: it is read from the mentorship's state. An accept link is spent
-once the invitation is no longer open; a check-in link once its check-in is no longer the one due. This module
+once the invitation is no longer open; a check-in link once its check-in is no longer the one due; a change link
+once its proposal is no longer the open one (answered, withdrawn, lapsed); a feedback link once its recipient has
+given feedback, or feedback on the mentorship has closed (read from the Feedback workflow's status). This module
 is pure (no I/O, no FastAPI): the worker's email activity imports it to write the links into the emails, and the
 API's link pages (``api/routes/links.py``) to verify them. The configured secrets are ``Settings.link_secrets``.
 """
@@ -37,8 +44,20 @@ from workflows.durations import parse_duration
 if TYPE_CHECKING:
     from infra.settings import Settings
 
-LinkAction = Literal["accept", "decline", "check_in"]
-LINK_ACTIONS: tuple[LinkAction, ...] = ("accept", "decline", "check_in")
+LinkAction = Literal["accept", "decline", "check_in", "accept_change", "decline_change", "feedback"]
+LINK_ACTIONS: tuple[LinkAction, ...] = (
+    "accept",
+    "decline",
+    "check_in",
+    "accept_change",
+    "decline_change",
+    "feedback",
+)
+# The actions bound to a number: a check-in's, or a proposed change's.
+NUMBERED_ACTIONS: frozenset[LinkAction] = frozenset({"check_in", "accept_change", "decline_change"})
+CHANGE_ACTIONS: frozenset[LinkAction] = frozenset({"accept_change", "decline_change"})
+# The action whose link names a Feedback workflow (``w``), not the mentorship's.
+FEEDBACK_ACTION: LinkAction = "feedback"
 # Where the pages live, under the API's public address.
 LINK_PATH = "/links"
 # Far longer than any token we make (about 250 characters); anything longer is refused before any work.
@@ -58,11 +77,13 @@ class LinkClaims(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     v: Literal[1] = Field(default=1, description="format version")
-    w: str = Field(description="workflow id")
+    w: str = Field(description="workflow id (a feedback link: the Feedback workflow's)")
     k: str = Field(description="invitation time of the mentorship, as in its mentorship key")
     p: str = Field(description="participant id of the recipient, who acts")
     a: LinkAction = Field(description="the action")
-    n: int | None = Field(default=None, description="check-in number (check_in only)")
+    n: int | None = Field(
+        default=None, description="check-in number (check_in), or the proposed change's number (accept_change, ...)"
+    )
     e: int = Field(description="expiry, Unix seconds")
 
     @property
@@ -130,9 +151,14 @@ def _stamp_of(notification: Notification) -> str:
 
 
 def expiry_for(notification: Notification, action: LinkAction, now: datetime | None = None) -> datetime:
-    """Accept and decline: when the invitation expires. A check-in: when it would count as missed."""
+    """Accept and decline: when the invitation expires. A check-in: when it would count as missed. A proposed
+    change: when it lapses. Feedback: when feedback closes (the notification's ``at``)."""
     invitation = notification.invitation
+    if action in CHANGE_ACTIONS and notification.proposal is not None:
+        return notification.proposal.lapses_at
     start = notification.at or now or datetime.now(UTC)
+    if action == FEEDBACK_ACTION:
+        return notification.at or parse_duration(invitation.feedback_within).after(start)
     if action == "check_in":
         return parse_duration(invitation.check_in_every).after(start)
     if notification.at is not None:
@@ -141,15 +167,21 @@ def expiry_for(notification: Notification, action: LinkAction, now: datetime | N
 
 
 def claims_for(notification: Notification, action: LinkAction, now: datetime | None = None) -> LinkClaims | None:
-    if action == "check_in" and notification.check_in_number is None:
-        return None  # a check-in link is bound to its number
+    if action == "check_in":
+        number = notification.check_in_number  # a check-in link is bound to its number
+    elif action in CHANGE_ACTIONS:
+        number = notification.proposal.number if notification.proposal is not None else None  # and to its proposal
+    else:
+        number = None
+    if action in NUMBERED_ACTIONS and number is None:
+        return None
     expiry = expiry_for(notification, action, now)
     return LinkClaims(
         w=notification.workflow_id,
         k=_stamp_of(notification),
         p=notification.recipient.id,
         a=action,
-        n=notification.check_in_number if action == "check_in" else None,
+        n=number,
         # Rounded up: the link never expires before what it stands for.
         e=int(expiry.timestamp()) + (1 if expiry.timestamp() % 1 else 0),
     )

@@ -421,6 +421,31 @@ async def places_refused_then_accepted(r: Recorder) -> None:
     path.write_text(dump("person_limits_and_places", await person.fetch_history()), encoding="utf-8")
 
 
+async def changes_agreed_then_feedback(r: Recorder) -> None:
+    """Changes to the terms (a cadence agreed, a longer term lapsed) and feedback after the end
+    (``feedback-after-end``): the mentee withdraws, the mentorship starts its Feedback workflow and completes;
+    both give feedback. Also writes the Feedback workflow's history (``feedback_both_answered.json``)."""
+    inv = invitation("changes", "mentee", check_in_every="P14D")
+    handle = await r.invite(inv)
+    await r.update(handle, "accept", by=inv.mentor.id)
+    await r.signal(handle, "propose_change", by=inv.mentor.id, check_in_every="P7D", note="Weekly?")
+    await wait_status(handle, lambda s: s.proposal is not None, "proposal 1 open")
+    await r.signal(handle, "accept_change", by=inv.mentee.id, number=1)
+    await wait_status(handle, lambda s: s.changes_agreed == 1, "change 1 agreed")
+    await r.update(handle, "propose_change", by=inv.mentee.id, extend_term_by="P1M", respond_within="P2D")
+    await r.sleep(3 * DAY)
+    await wait_status(handle, lambda s: s.proposal is None and s.proposals == 2, "change 2 lapsed")
+    await r.update(handle, "withdraw", by=inv.mentee.id, reason="moving on")
+    final = await wait_status(handle, lambda s: s.feedback_workflow_id is not None, "feedback asked")
+    await r.save("changes_agreed_then_feedback", handle.id)
+    assert final.feedback_workflow_id is not None
+    await mentorship_client.give_feedback(r.client, final.feedback_workflow_id, {"by": inv.mentor.id, "rating": 5})
+    await mentorship_client.give_feedback(
+        r.client, final.feedback_workflow_id, {"by": inv.mentee.id, "rating": 4, "would_continue": True}
+    )
+    await r.save("feedback_both_answered", final.feedback_workflow_id)
+
+
 SCENARIOS: dict[str, Callable[[Recorder], Awaitable[None]]] = {
     "invitation_expired": invitation_expired,
     "accepted_at_risk_paused_withdrawn": accepted_at_risk_paused_withdrawn,
@@ -433,6 +458,8 @@ SCENARIOS: dict[str, Callable[[Recorder], Awaitable[None]]] = {
     "accepted_after_expiry_while_down": accepted_after_expiry_while_down,
     # also writes places_given_back_on_withdrawal.json and person_limits_and_places.json
     "places_refused_then_accepted": places_refused_then_accepted,
+    # also writes feedback_both_answered.json
+    "changes_agreed_then_feedback": changes_agreed_then_feedback,
 }
 
 

@@ -21,14 +21,18 @@ from pydantic import BaseModel
 import workflows.effects as effects
 import workflows.rules as rules
 from workflows.contract import (
+    AcceptChangeInput,
     AcceptInput,
     ActionInput,
     CheckInInput,
+    DeclineChangeInput,
     DeclineInput,
     Invitation,
     MentorshipStatus,
     PauseInput,
+    ProposeChangeInput,
     ResumeInput,
+    WithdrawChangeInput,
     WithdrawInput,
 )
 
@@ -120,9 +124,57 @@ RESUME = Action(
     "Either participant resumes a paused mentorship; a fresh check-in cycle starts.",
 )
 
+PROPOSE_CHANGE = Action(
+    "propose_change",
+    ProposeChangeInput,
+    rules.may_propose_change,
+    effects.change_proposed,
+    "Propose a change to the terms",
+    "Either participant proposes a longer term and/or another check-in cadence, while active or paused; only the "
+    "other participant's acceptance applies it. One open proposal at a time; it lapses after `respond_within`.",
+)
+ACCEPT_CHANGE = Action(
+    "accept_change",
+    AcceptChangeInput,
+    rules.may_accept_change,
+    effects.change_accepted,
+    "Accept the proposed change (the other participant)",
+    "The other participant agrees: the change applies now (a new cadence starts a fresh cycle; a longer term moves "
+    "the wrap-up) and the proposer is told.",
+)
+DECLINE_CHANGE = Action(
+    "decline_change",
+    DeclineChangeInput,
+    rules.may_decline_change,
+    effects.change_declined,
+    "Decline the proposed change (the other participant)",
+    "The other participant declines: nothing changes and the proposer is told.",
+)
+WITHDRAW_CHANGE = Action(
+    "withdraw_change",
+    WithdrawChangeInput,
+    rules.may_withdraw_change,
+    effects.change_withdrawn,
+    "Withdraw the proposed change (the proposer)",
+    "The proposer takes the proposal back; the other participant is told.",
+)
+
 # Every action, by name. The invitation is the one whose input is not a participant's ActionInput.
 ACTIONS: dict[str, Action[Any]] = {
-    action.name: action for action in (INVITE, ACCEPT, DECLINE, WITHDRAW, CHECK_IN, PAUSE, RESUME)
+    action.name: action
+    for action in (
+        INVITE,
+        ACCEPT,
+        DECLINE,
+        WITHDRAW,
+        CHECK_IN,
+        PAUSE,
+        RESUME,
+        PROPOSE_CHANGE,
+        ACCEPT_CHANGE,
+        DECLINE_CHANGE,
+        WITHDRAW_CHANGE,
+    )
 }
 
 # The actions a participant takes (each input names ``by``): the CLI's verbs and the HTTP API's action routes.

@@ -182,6 +182,26 @@ Text = Annotated[str, _text(max_length=2000, multiline=True, required=False)]
 FocusArea = Annotated[str, _text(max_length=80, multiline=False, required=True)]
 
 
+def fitting_grace(check_in_every: str, check_in_grace: str | None) -> str:
+    """The follow-up nudge's delay for a cadence: the one given if it fits, else derived from the cadence; a
+    ValueError saying why when the given one (or the cadence) leaves no room for a follow-up."""
+    if check_in_grace is None:
+        if parse_duration(check_in_every).shortest().total_seconds() < 2:
+            raise ValueError(
+                f"check_in_every ({check_in_every}) is too short: the follow-up nudge needs a second "
+                "before the next check-in is due; use PT2S or longer"
+            )
+        return default_grace(check_in_every)
+    # Against the shortest month the cadence may span: a P29D grace with a P1M cadence would otherwise nudge
+    # after the next check-in is due every February.
+    if parse_duration(check_in_grace).longest() >= parse_duration(check_in_every).shortest():
+        raise ValueError(
+            f"check_in_grace ({check_in_grace}) must be shorter than check_in_every "
+            f"({check_in_every}), or the follow-up would come after the next check-in is due"
+        )
+    return check_in_grace
+
+
 class Person(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -218,6 +238,10 @@ class Invitation(BaseModel):
     )
     escalate_after_missed: int = Field(default=2, ge=1, le=52, strict=True, description="Missed check-ins in a row")
     term: IsoDuration | None = Field(default=None, description="Optional length, counted from acceptance")
+    feedback_within: IsoDuration = Field(
+        default="P14D",
+        description="After an active mentorship ends, both are asked for feedback, accepted for this long",
+    )
 
     @model_validator(mode="after")
     def _coherent(self, info: ValidationInfo) -> Invitation:
@@ -230,12 +254,7 @@ class Invitation(BaseModel):
         # Defaults follow what was given: a duration the caller left out never makes the input invalid (an
         # explicit one that does not fit is still refused below). The status shows the values in force.
         if "check_in_grace" not in self.model_fields_set:
-            if parse_duration(self.check_in_every).shortest().total_seconds() < 2:
-                raise ValueError(
-                    f"check_in_every ({self.check_in_every}) is too short: the follow-up nudge needs a second "
-                    "before the next check-in is due; use PT2S or longer"
-                )
-            self.check_in_grace = default_grace(self.check_in_every)
+            self.check_in_grace = fitting_grace(self.check_in_every, None)
         if "remind_after" not in self.model_fields_set:
             self.remind_after = default_remind_after(self.respond_within, self.invitation_reminders)
         if self.mentor.email.lower() == self.mentee.email.lower():
@@ -245,13 +264,7 @@ class Invitation(BaseModel):
             self.mentee.email.lower(),
         ):
             raise ValueError("the coordinator must be someone other than the mentor and the mentee (same address)")
-        # Against the shortest month the cadence may span: a P29D grace with a P1M cadence would otherwise nudge
-        # after the next check-in is due every February.
-        if parse_duration(self.check_in_grace).longest() >= parse_duration(self.check_in_every).shortest():
-            raise ValueError(
-                f"check_in_grace ({self.check_in_grace}) must be shorter than check_in_every "
-                f"({self.check_in_every}), or the follow-up would come after the next check-in is due"
-            )
+        fitting_grace(self.check_in_every, self.check_in_grace)
         return self
 
     def person(self, role: Role) -> Person:
@@ -334,6 +347,58 @@ class ResumeInput(ActionInput):
     note: Text | None = None
 
 
+# How long the other participant has to answer a proposed change when the proposal does not say.
+DEFAULT_CHANGE_RESPOND_WITHIN = "P7D"
+
+
+class ProposeChangeInput(ActionInput):
+    """A change to the terms, proposed by one participant; only the other's acceptance applies it."""
+
+    extend_term_by: IsoDuration | None = Field(
+        default=None,
+        description="Make the term this much longer; with no term yet, it ends this long after the change is accepted",
+    )
+    check_in_every: IsoDuration | None = Field(default=None, description="A new check-in cadence")
+    check_in_grace: IsoDuration | None = Field(
+        default=None,
+        description="The follow-up nudge's delay with the new cadence (only with check_in_every); when left out, "
+        "derived from the new cadence as for an invitation",
+    )
+    note: Text | None = None
+    respond_within: IsoDuration = Field(
+        default=DEFAULT_CHANGE_RESPOND_WITHIN,
+        description="The proposal lapses after this (and at the latest when the term ends)",
+    )
+
+    @model_validator(mode="after")
+    def _a_change(self, info: ValidationInfo) -> ProposeChangeInput:
+        if self.extend_term_by is None and self.check_in_every is None:
+            raise ValueError("propose extend_term_by, check_in_every or both")
+        if self.check_in_grace is not None and self.check_in_every is None:
+            raise ValueError("check_in_grace goes with a new check_in_every")
+        if self.check_in_every is not None and not _trusted(info):
+            self.check_in_grace = fitting_grace(self.check_in_every, self.check_in_grace)
+        return self
+
+
+class AcceptChangeInput(ActionInput):
+    note: Text | None = None
+    number: int | None = Field(
+        default=None, ge=1, strict=True, description="The proposal answered (refused if another one is open now)"
+    )
+
+
+class DeclineChangeInput(ActionInput):
+    reason: Text | None = None
+    number: int | None = Field(
+        default=None, ge=1, strict=True, description="The proposal answered (refused if another one is open now)"
+    )
+
+
+class WithdrawChangeInput(ActionInput):
+    pass
+
+
 # --- What the workflow tells: query `status`, update results, the workflow result. ---------------------
 
 
@@ -357,6 +422,20 @@ class NotificationFailure(BaseModel):
     step: str
     to: Audience
     error: str
+
+
+class Proposal(BaseModel):
+    """An open proposal to change the terms."""
+
+    number: int = Field(description="1 for the mentorship's first proposal, and so on")
+    by: str = Field(description="Id of the participant who proposed it")
+    role: Role
+    extend_term_by: str | None = None
+    check_in_every: str | None = None
+    check_in_grace: str | None = None
+    note: str | None = None
+    proposed_at: datetime
+    lapses_at: datetime
 
 
 class RefusedSignal(BaseModel):
@@ -405,6 +484,13 @@ class MentorshipStatus(BaseModel):
     notification_failures: list[NotificationFailure] = Field(default_factory=list)
     refused_signals: list[RefusedSignal] = Field(default_factory=list)
     wrap_up_sent: bool = False
+    proposal: Proposal | None = Field(default=None, description="The open proposal to change the terms, if any")
+    proposals: int = Field(default=0, description="Changes proposed in all")
+    changes_agreed: int = Field(default=0, description="Proposed changes the other participant accepted, in all")
+    feedback_workflow_id: str | None = Field(
+        default=None,
+        description="Once an active mentorship ended: the Feedback workflow collecting both participants' feedback",
+    )
     holds_places: bool = Field(
         default=False,
         description="Whether the mentorship holds a place with both people (from acceptance until the places are "
@@ -485,6 +571,15 @@ class Notice(StrEnum):
     RESUMED = "resumed"
     WITHDRAWN = "withdrawn"
     WRAP_UP = "wrap_up"
+    CHANGE_PROPOSED = "change_proposed"
+    CHANGE_ACCEPTED = "change_accepted"
+    CHANGE_DECLINED = "change_declined"
+    CHANGE_WITHDRAWN = "change_withdrawn"
+    CHANGE_LAPSED = "change_lapsed"
+    TERM_CHANGED = "term_changed"
+    FEEDBACK_REQUEST = "feedback_request"
+    FEEDBACK_REMINDER = "feedback_reminder"
+    FEEDBACK_SUMMARY = "feedback_summary"
 
 
 class Notification(BaseModel):
@@ -505,6 +600,71 @@ class Notification(BaseModel):
     missed_in_a_row: int | None = None
     text: str | None = Field(default=None, description="A note or reason a participant wrote")
     mutual: bool = False
+    proposal: Proposal | None = Field(default=None, description="The proposed change a change notice is about")
+    feedback: list[ParticipantFeedback] = Field(
+        default_factory=list, description="The feedback a feedback summary reports"
+    )
+
+
+# --- Feedback: asked of both once an active mentorship ended, collected by a workflow of its own ---------------
+
+FEEDBACK_WORKFLOW_TYPE = "Feedback"
+
+
+def feedback_workflow_id(key: str) -> str:
+    """One per mentorship (its key): the pair may start a new mentorship while the last one's feedback comes in."""
+    return f"feedback-{key}"
+
+
+class FeedbackInput(ActionInput):
+    """The signal and update ``feedback`` of a Feedback workflow: each participant gives it once."""
+
+    rating: int = Field(ge=1, le=5, strict=True, description="How the mentorship went, 1 to 5")
+    would_continue: bool | None = Field(default=None, strict=True, description="Would they do it again together")
+    note: Text | None = None
+
+
+class ParticipantFeedback(BaseModel):
+    by: str
+    role: Role
+    rating: int
+    would_continue: bool | None = None
+    note: str | None = None
+    at: datetime
+
+
+class FeedbackStart(BaseModel):
+    """The Feedback workflow's input, from the mentorship that ended."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mentorship_workflow_id: str
+    mentorship_key: str
+    invited_at: datetime
+    invitation: Invitation
+    ended: Stage
+    ended_at: datetime
+
+
+class FeedbackStatus(BaseModel):
+    """The Feedback workflow's ``status`` query and result."""
+
+    workflow_id: str
+    mentorship_workflow_id: str
+    mentorship_key: str
+    invited_at: datetime
+    invitation: Invitation
+    ended: Stage
+    ended_at: datetime
+    closes_at: datetime
+    answers: list[ParticipantFeedback] = Field(default_factory=list)
+    reminders_sent: int = 0
+    closed: bool = Field(default=False, description="Both answered, or the window closed")
+    summary_sent: bool = Field(default=False, description="Whether the coordinator was sent the summary")
+    refused_signals: list[RefusedSignal] = Field(default_factory=list)
+
+    def answered(self, role: Role) -> bool:
+        return any(answer.role is role for answer in self.answers)
 
 
 class SendReceipt(BaseModel):
@@ -522,6 +682,8 @@ RELEASE_PLACES = "release_places"
 FIND_ENDED_PLACES = "find_ended_places"
 # The error type of a refused acceptance (no free place), as the update's error.
 NO_FREE_PLACE = "NoFreePlace"
+# The error type of an acceptance refused by a rule after it waited for its turn (another one won the race).
+REFUSED = "Refused"
 # The most a limit can be: a person with more than this at once is no longer being mentored or mentoring.
 MAX_LIMIT = 100
 

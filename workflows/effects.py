@@ -16,25 +16,32 @@ from typing import Any
 import workflows.metrics as metrics
 import workflows.rules as rules
 from workflows.contract import (
+    AcceptChangeInput,
     AcceptInput,
     Audience,
     CheckIn,
     CheckInInput,
+    DeclineChangeInput,
     DeclineInput,
+    FeedbackStatus,
     Invitation,
     MentorshipStatus,
     Notice,
     Notification,
     NotificationFailure,
     PauseInput,
+    Proposal,
+    ProposeChangeInput,
     RefusedSignal,
     ResumeInput,
     Role,
     Stage,
     TimelineEntry,
+    WithdrawChangeInput,
     WithdrawInput,
     mentorship_key,
 )
+from workflows.durations import humanize_duration, humanize_every
 from workflows.plan import Due, NextDue, after, next_due
 from workflows.text import truncate
 from workflows.wording import email_label, when
@@ -100,6 +107,7 @@ class Change:
         check_in_number: int | None = None,
         missed_in_a_row: int | None = None,
         mutual: bool = False,
+        proposal: Proposal | None = None,
     ) -> None:
         """Queue one notice to one person; ``step`` names it within the mentorship (its Message-ID)."""
         state = self.state
@@ -128,6 +136,7 @@ class Change:
                 check_in_number=check_in_number,
                 missed_in_a_row=missed_in_a_row,
                 mutual=mutual,
+                proposal=proposal,
             )
         )
         self.changed = True
@@ -153,6 +162,10 @@ class Change:
         state.next_check_in_due = None
         state.paused_until = None
         self.record(str(stage), by=by, detail=detail)
+        if state.proposal is not None:
+            # Nothing is left to change: the open proposal goes with the mentorship (its proposer learns of the end).
+            self.record(f"change {state.proposal.number} lapsed", detail="the mentorship ended")
+            state.proposal = None
 
 
 # --- The start -----------------------------------------------------------------------------------------
@@ -310,6 +323,130 @@ def _resume(change: Change, role: Role | None, note: str | None) -> None:
         )
 
 
+# --- Changes to the terms ---------------------------------------------------------------------------------
+
+
+def describe_change(proposal: Proposal) -> str:
+    """'the term 3 months longer and check-ins every week (follow-up after 2 days)'."""
+    parts: list[str] = []
+    if proposal.extend_term_by is not None:
+        parts.append(f"the term {humanize_duration(proposal.extend_term_by)} longer")
+    if proposal.check_in_every is not None:
+        grace = f" (follow-up after {humanize_duration(proposal.check_in_grace)})" if proposal.check_in_grace else ""
+        parts.append(f"check-ins {humanize_every(proposal.check_in_every)}{grace}")
+    return " and ".join(parts)
+
+
+def change_proposed(change: Change, action: ProposeChangeInput) -> None:
+    role = _role(change, action.by)
+    state = change.state
+    lapses_at = after(action.respond_within, change.now)
+    if state.term_ends_at is not None:
+        # Never after the term: there is nothing left to change then.
+        lapses_at = min(lapses_at, state.term_ends_at)
+    state.proposals += 1
+    proposal = Proposal(
+        number=state.proposals,
+        by=action.by,
+        role=role,
+        extend_term_by=action.extend_term_by,
+        check_in_every=action.check_in_every,
+        check_in_grace=action.check_in_grace,
+        note=action.note,
+        proposed_at=change.now,
+        lapses_at=lapses_at,
+    )
+    state.proposal = proposal
+    change.record(f"change {proposal.number} proposed", by=action.by, detail=describe_change(proposal))
+    change.notify(
+        Notice.CHANGE_PROPOSED,
+        f"change-{proposal.number}-proposed",
+        role.other,
+        actor=role,
+        at=lapses_at,
+        text=action.note,
+        proposal=proposal,
+    )
+
+
+def change_accepted(change: Change, action: AcceptChangeInput) -> None:
+    role = _role(change, action.by)
+    state = change.state
+    proposal = state.proposal
+    assert proposal is not None, "the rule admits an open proposal only"
+    state.proposal = None
+    state.changes_agreed += 1
+    if proposal.extend_term_by is not None:
+        base = state.term_ends_at if state.term_ends_at is not None else change.now
+        state.term_ends_at = after(proposal.extend_term_by, base)
+    if proposal.check_in_every is not None:
+        assert proposal.check_in_grace is not None
+        state.invitation = state.invitation.model_copy(
+            update={"check_in_every": proposal.check_in_every, "check_in_grace": proposal.check_in_grace}
+        )
+        if state.stage is Stage.ACTIVE:
+            # A fresh cycle at the new cadence, from the moment both agreed.
+            if state.cycle_reminded:
+                state.cycle_restarts += 1
+            change.start_cycle(change.now)
+    change.record(f"change {proposal.number} accepted", by=action.by, detail=describe_change(proposal))
+    change.notify(
+        Notice.CHANGE_ACCEPTED,
+        f"change-{proposal.number}-accepted",
+        proposal.role,
+        actor=role,
+        at=state.next_check_in_due,
+        text=action.note,
+        proposal=proposal,
+    )
+    if proposal.extend_term_by is not None and state.invitation.coordinator is not None:
+        change.notify(
+            Notice.TERM_CHANGED,
+            f"change-{proposal.number}-term",
+            Audience.COORDINATOR,
+            actor=role,
+            at=state.term_ends_at,
+            proposal=proposal,
+        )
+
+
+def change_declined(change: Change, action: DeclineChangeInput) -> None:
+    role = _role(change, action.by)
+    proposal = change.state.proposal
+    assert proposal is not None, "the rule admits an open proposal only"
+    change.state.proposal = None
+    change.record(f"change {proposal.number} declined", by=action.by, detail=action.reason)
+    change.notify(
+        Notice.CHANGE_DECLINED,
+        f"change-{proposal.number}-declined",
+        proposal.role,
+        actor=role,
+        text=action.reason,
+        proposal=proposal,
+    )
+
+
+def change_withdrawn(change: Change, action: WithdrawChangeInput) -> None:
+    role = _role(change, action.by)
+    proposal = change.state.proposal
+    assert proposal is not None, "the rule admits an open proposal only"
+    change.state.proposal = None
+    change.record(f"change {proposal.number} withdrawn", by=action.by)
+    change.notify(
+        Notice.CHANGE_WITHDRAWN, f"change-{proposal.number}-withdrawn", role.other, actor=role, proposal=proposal
+    )
+
+
+def change_lapsed(change: Change) -> None:
+    proposal = change.state.proposal
+    assert proposal is not None
+    change.state.proposal = None
+    change.record(f"change {proposal.number} lapsed", detail="no answer in time")
+    change.notify(
+        Notice.CHANGE_LAPSED, f"change-{proposal.number}-lapsed", proposal.role, proposal=proposal, at=change.now
+    )
+
+
 def _role(change: Change, by: str) -> Role:
     role = change.state.invitation.role_of(by)
     assert role is not None, "the action's rule admits participants only"
@@ -416,6 +553,7 @@ TIMED_EFFECTS: dict[Due, Callable[[Change], None]] = {
     Due.CHECK_IN_MISSED: check_in_missed,
     Due.PAUSE_ENDS: pause_ended,
     Due.TERM_ENDS: term_ended,
+    Due.CHANGE_LAPSES: change_lapsed,
 }
 
 
@@ -440,7 +578,7 @@ def catch_up(state: MentorshipStatus, now: datetime) -> list[Change]:
 # --- What goes wrong, kept in the status -----------------------------------------------------------------
 
 
-def signal_refused(state: MentorshipStatus, signal: str, raw: Any, reason: str, now: datetime) -> None:
+def signal_refused(state: MentorshipStatus | FeedbackStatus, signal: str, raw: Any, reason: str, now: datetime) -> None:
     """A refused signal, kept in the status. Only the latest few, each cut short: a misbehaving caller must not
     grow the state without bound (a few signals of a megabyte each would otherwise make continue-as-new fail,
     wedging the mentorship)."""

@@ -25,13 +25,14 @@ from typing import Any, ClassVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
     # `import a.b as c`, not `from a import b`: the latter imports the submodule afresh in every sandbox.
     import workflows.actions as actions
+    import workflows.delivery as delivery
     import workflows.effects as effects
     import workflows.handlers as handlers
     import workflows.plan as plan
@@ -39,44 +40,33 @@ with workflow.unsafe.imports_passed_through():
     import workflows.search_attributes as sa
     import workflows.wording as wording
     from workflows.contract import (
+        FEEDBACK_WORKFLOW_TYPE,
         INVALID_INPUT,
         NO_FREE_PLACE,
-        PERMANENT_EMAIL_FAILURE,
+        REFUSED,
         RELEASE_PLACES,
-        SEND_NOTIFICATION,
         TAKE_PLACES,
         TRUSTED,
         WORKFLOW_TYPE,
+        FeedbackStart,
         MentorshipInput,
         MentorshipStatus,
         Notification,
         PlaceAnswer,
         ReleasePlacesInput,
-        SendReceipt,
+        Stage,
         TakePlacesInput,
         explain,
+        feedback_workflow_id,
         mentorship_key,
     )
-
-EMAIL_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=10),
-    non_retryable_error_types=[PERMANENT_EMAIL_FAILURE],
-)
-# A mail server down for longer than this is recorded as a failed notification; the mentorship goes on.
-EMAIL_GIVE_UP_AFTER = timedelta(hours=24)
-# How long one SMTP exchange may take before the attempt counts as failed and is retried.
-EMAIL_ATTEMPT_TIMEOUT = timedelta(minutes=1)
-# A send that lasts heartbeats every few seconds (activities/mailer.py): one whose worker died is retried after
-# this, not after the whole attempt timeout. A live exchange never hits it, so it adds no duplicates.
-EMAIL_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 
 # Changes to the commands a workflow issues, guarded for histories recorded before them
 # (see tests/workflow/test_replay.py).
 PATCH_FAILED_NOTIFICATIONS_ATTRIBUTE = "failed-notifications-search-attribute"
 PATCH_TIMED_EVENTS_FIRST = "timed-events-before-actions"
 PATCH_PLACES = "places-taken-on-acceptance"
+PATCH_FEEDBACK = "feedback-after-end"
 
 # Taking places asks two people's records (workflows/person.py); retried while they cannot be reached, for up to
 # this long, then the acceptance is refused with the reason (and anything taken is given back).
@@ -98,6 +88,8 @@ class _Acceptance:
     from_update: bool
     # None while undecided; "" when applied; else why it was refused.
     refused: str | None = None
+    # Whether it was refused for want of a place (error type NoFreePlace) rather than by a rule (Refused).
+    for_a_place: bool = False
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -149,6 +141,7 @@ class Mentorship:
         # being taken or given back right now.
         self._acceptances: list[_Acceptance] = []
         self._placing = False
+        self._feedback_decided = False
         if input.carried is not None:
             self.state = input.carried
             return
@@ -165,6 +158,9 @@ class Mentorship:
             self._dispatch()
             self._publish()
             if not self.state.stage.is_open:
+                if self._asks_feedback():
+                    await self._start_feedback()
+                    continue
                 if self._places_settled():
                     break
                 # An acceptance still under way (it will be refused), or the places to give back.
@@ -223,6 +219,14 @@ class Mentorship:
     pause = handlers.update(actions.PAUSE)
     resume_signal = handlers.signal(actions.RESUME)  # ResumeInput
     resume = handlers.update(actions.RESUME)
+    propose_change_signal = handlers.signal(actions.PROPOSE_CHANGE)  # ProposeChangeInput
+    propose_change = handlers.update(actions.PROPOSE_CHANGE)
+    accept_change_signal = handlers.signal(actions.ACCEPT_CHANGE)  # AcceptChangeInput
+    accept_change = handlers.update(actions.ACCEPT_CHANGE)
+    decline_change_signal = handlers.signal(actions.DECLINE_CHANGE)  # DeclineChangeInput
+    decline_change = handlers.update(actions.DECLINE_CHANGE)
+    withdraw_change_signal = handlers.signal(actions.WITHDRAW_CHANGE)  # WithdrawChangeInput
+    withdraw_change = handlers.update(actions.WITHDRAW_CHANGE)
 
     def _judge(
         self, action: actions.Action[Any], inputs: tuple[Any, ...], state: MentorshipStatus | None = None
@@ -253,7 +257,7 @@ class Mentorship:
             await workflow.wait_condition(lambda: acceptance.refused is not None)
             if acceptance.refused:
                 # The update's error, as a validator's refusal reads: the caller sees the reason.
-                raise ApplicationError(acceptance.refused, type=NO_FREE_PLACE)
+                raise ApplicationError(acceptance.refused, type=NO_FREE_PLACE if acceptance.for_a_place else REFUSED)
             return self.status()
         self._apply(action, parsed)
         return self.status()
@@ -348,6 +352,7 @@ class Mentorship:
 
     def _refuse(self, acceptance: _Acceptance, reason: str, *, for_a_place: bool = False) -> None:
         acceptance.refused = reason
+        acceptance.for_a_place = for_a_place
         if not acceptance.from_update:
             raw = acceptance.inputs[0] if len(acceptance.inputs) == 1 else None
             effects.signal_refused(self.state, acceptance.action.name, raw, reason, workflow.now())
@@ -379,6 +384,55 @@ class Mentorship:
         finally:
             self._placing = False
             self._changes += 1
+
+    # --- Feedback: once an active mentorship ended, a Feedback workflow of its own collects it ----------------
+
+    def _asks_feedback(self) -> bool:
+        state = self.state
+        return (
+            not self._feedback_decided
+            and state.accepted_at is not None
+            and state.stage in (Stage.WITHDRAWN, Stage.COMPLETED)
+            and state.feedback_workflow_id is None
+        )
+
+    async def _start_feedback(self) -> None:
+        self._feedback_decided = True
+        # Added after release: histories recorded before it ended without one, so it waits for its patch.
+        if not workflow.patched(PATCH_FEEDBACK):
+            return
+        state = self.state
+        key = mentorship_key(state.workflow_id, state.invited_at)
+        feedback_id = feedback_workflow_id(key)
+        assert state.ended_at is not None
+        start = FeedbackStart(
+            mentorship_workflow_id=state.workflow_id,
+            mentorship_key=key,
+            invited_at=state.invited_at,
+            invitation=state.invitation,
+            ended=state.stage,
+            ended_at=state.ended_at,
+        )
+        try:
+            await self._start_feedback_workflow(feedback_id, start)
+        except WorkflowAlreadyStartedError:
+            # The key is to the second: a mentorship of the same pair invited within the same second as an earlier
+            # one still collecting feedback. This run's id tells them apart.
+            feedback_id = f"{feedback_id}-{workflow.info().run_id}"
+            await self._start_feedback_workflow(feedback_id, start)
+        state.feedback_workflow_id = feedback_id
+        self._changes += 1
+
+    async def _start_feedback_workflow(self, feedback_id: str, start: FeedbackStart) -> None:
+        await workflow.start_child_workflow(
+            FEEDBACK_WORKFLOW_TYPE,
+            start,
+            id=feedback_id,
+            task_queue=workflow.info().task_queue,
+            # The pair may start again at once: the feedback outlives this run.
+            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            static_summary=f"Feedback on {start.mentorship_workflow_id}" if self.summarizes_commands else None,
+        )
 
     def _on_due(self, due: plan.NextDue) -> None:
         # "Now" is the moment it was due: an invitation expires at its expiry time and a cycle starts when the
@@ -462,16 +516,7 @@ class Mentorship:
 
     async def _deliver(self, notification: Notification) -> None:
         try:
-            await workflow.execute_activity(
-                SEND_NOTIFICATION,
-                notification,
-                result_type=SendReceipt,
-                start_to_close_timeout=EMAIL_ATTEMPT_TIMEOUT,
-                heartbeat_timeout=EMAIL_HEARTBEAT_TIMEOUT,
-                schedule_to_close_timeout=EMAIL_GIVE_UP_AFTER,
-                retry_policy=EMAIL_RETRY,
-                summary=wording.email_summary(notification) if self.summarizes_commands else None,
-            )
+            await delivery.send(notification, summarize=self.summarizes_commands)
             self.state.notifications_sent += 1
         except ActivityError as err:
             cause = err.cause

@@ -45,6 +45,9 @@ with workflow.unsafe.imports_passed_through():
 # Asking the mentorships is cheap and idempotent: retried until it answers.
 CHECK_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 CHECK_TIMEOUT = timedelta(minutes=2)
+# The check heartbeats once per place it asks about: one cut off by a worker's death is retried after this, not
+# after CHECK_TIMEOUT (every refusal of the person waits for it).
+CHECK_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 # A person's record continues as new well before Temporal would suggest it: it is asked on every acceptance of
 # every one of their mentorships, and a short history keeps each of those cheap to replay.
 HISTORY_EVENTS_PER_RUN = 2000
@@ -177,6 +180,7 @@ class PersonRecord:
             FindEndedPlacesInput(places=held),
             result_type=list[str],
             start_to_close_timeout=CHECK_TIMEOUT,
+            heartbeat_timeout=CHECK_HEARTBEAT_TIMEOUT,
             retry_policy=CHECK_RETRY,
             summary=f"Are these {len(held)} places still held?",
         )

@@ -24,6 +24,7 @@ class Due(StrEnum):
     CHECK_IN_MISSED = "check_in_missed"
     PAUSE_ENDS = "pause_ends"
     TERM_ENDS = "term_ends"
+    CHANGE_LAPSES = "change_lapses"
 
 
 @dataclass(frozen=True)
@@ -71,5 +72,9 @@ def next_due(state: MentorshipStatus) -> NextDue | None:
             candidates.append(NextDue(Due.TERM_ENDS, state.term_ends_at, "term ends: wrap-up"))
         if state.paused_until is not None:
             candidates.append(NextDue(Due.PAUSE_ENDS, state.paused_until, "pause ends"))
+    if state.proposal is not None and state.stage in (Stage.ACTIVE, Stage.PAUSED):
+        # After the term's end on a tie: the end takes the proposal with it.
+        proposal = state.proposal
+        candidates.append(NextDue(Due.CHANGE_LAPSES, proposal.lapses_at, f"change {proposal.number} lapses"))
     # Earliest first; on a tie the order above wins (the term ends before another reminder goes out).
     return min(candidates, key=lambda c: c.at) if candidates else None

@@ -15,16 +15,20 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from workflows.contract import (
+    AcceptChangeInput,
     AcceptInput,
     CheckInInput,
+    DeclineChangeInput,
     DeclineInput,
     Invitation,
     MentorshipStatus,
     PauseInput,
+    ProposeChangeInput,
     ResumeInput,
     Role,
     Stage,
     UndecodableInput,
+    WithdrawChangeInput,
     WithdrawInput,
     explain,
 )
@@ -153,3 +157,54 @@ def may_resume(state: MentorshipStatus, action: ResumeInput, now: datetime) -> N
     participant(state, action.by)
     if state.stage is not Stage.PAUSED:
         raise Refused(f"the mentorship is not paused (it is {state.stage})")
+
+
+# --- Changes to the terms: proposed by one participant, applied only when the other accepts --------------------
+
+
+def _while_running(state: MentorshipStatus, by: str) -> Role:
+    role = participant(state, by)
+    if state.stage is Stage.INVITED:
+        raise Refused("changes to the terms can be proposed once the invitation is accepted")
+    return role
+
+
+def may_propose_change(state: MentorshipStatus, action: ProposeChangeInput, now: datetime) -> None:
+    _while_running(state, action.by)
+    open_one = state.proposal
+    if open_one is not None:
+        raise Refused(
+            f"{open_one.by!r} already proposed a change, open until {moment(open_one.lapses_at)}; it must be "
+            "answered, withdrawn or lapse before another one"
+        )
+
+
+def _answer_to_proposal(state: MentorshipStatus, by: str, verb: str, number: int | None) -> None:
+    role = _while_running(state, by)
+    proposal = state.proposal
+    if proposal is None:
+        raise Refused("no change is proposed")
+    if number is not None and number != proposal.number:
+        raise Refused(f"change {number} is no longer open; change {proposal.number} is")
+    if role is proposal.role:
+        raise Refused(
+            f"only the other participant, {state.invitation.person(role.other).id!r}, can {verb} the change "
+            f"{by!r} proposed"
+        )
+
+
+def may_accept_change(state: MentorshipStatus, action: AcceptChangeInput, now: datetime) -> None:
+    _answer_to_proposal(state, action.by, "accept", action.number)
+
+
+def may_decline_change(state: MentorshipStatus, action: DeclineChangeInput, now: datetime) -> None:
+    _answer_to_proposal(state, action.by, "decline", action.number)
+
+
+def may_withdraw_change(state: MentorshipStatus, action: WithdrawChangeInput, now: datetime) -> None:
+    _while_running(state, action.by)
+    proposal = state.proposal
+    if proposal is None:
+        raise Refused("no change is proposed")
+    if proposal.by != action.by:
+        raise Refused(f"only {proposal.by!r}, who proposed the change, can withdraw it; {action.by!r} can decline it")

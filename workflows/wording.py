@@ -30,6 +30,15 @@ EMAIL_LABELS: dict[Notice, str] = {
     Notice.RESUMED: "resumed",
     Notice.WITHDRAWN: "withdrawn",
     Notice.WRAP_UP: "wrap-up",
+    Notice.CHANGE_PROPOSED: "change proposed",
+    Notice.CHANGE_ACCEPTED: "change accepted",
+    Notice.CHANGE_DECLINED: "change declined",
+    Notice.CHANGE_WITHDRAWN: "change withdrawn",
+    Notice.CHANGE_LAPSED: "change lapsed",
+    Notice.TERM_CHANGED: "term changed",
+    Notice.FEEDBACK_REQUEST: "feedback request",
+    Notice.FEEDBACK_REMINDER: "feedback reminder",
+    Notice.FEEDBACK_SUMMARY: "feedback summary",
 }
 
 
@@ -55,12 +64,25 @@ def waiting_for(state: MentorshipStatus) -> str:
         text = f"check-in {state.cycle}, due {when(state, state.next_check_in_due)}"
         if due.event is not Due.CHECK_IN_DUE:
             text += f"; next: {due.summary} on {when(state, due.at)}"
-        return text
+        return text + _proposal_waits(state)
     if state.stage is Stage.PAUSED:
-        return "either party to resume" + (
-            f", or the pause to end on {when(state, state.paused_until)}" if state.paused_until else ""
+        return (
+            "either party to resume"
+            + (f", or the pause to end on {when(state, state.paused_until)}" if state.paused_until else "")
+            + _proposal_waits(state)
         )
     return f"nothing: the mentorship ended ({state.stage}) on {when(state, state.ended_at)}"
+
+
+def _proposal_waits(state: MentorshipStatus) -> str:
+    proposal = state.proposal
+    if proposal is None:
+        return ""
+    other = state.invitation.person(proposal.role.other)
+    return (
+        f"; {other.name} ({proposal.role.other}) to accept or decline change {proposal.number}, "
+        f"until {when(state, proposal.lapses_at)}"
+    )
 
 
 def details(state: MentorshipStatus) -> str:

@@ -5,11 +5,15 @@
     GET  /mentorships?stage=&person=&...                                -> a page of summaries
     POST /mentorships/{workflow_id}/{action}   the action's input       -> MentorshipStatus
          action: accept, decline, withdraw, check_in, pause, resume
+    POST /mentorships/{workflow_id}/feedback   a FeedbackInput          -> FeedbackStatus
+    GET  /mentorships/{workflow_id}/feedback                            -> FeedbackStatus
 
 Creating is the ``invite`` update-with-start (a repeat returns the same mentorship), each action an update (the
 caller gets the new status, or a 4xx with the workflow's reason), reading the ``status`` query, and listing a
 visibility query over the search attributes (ids, stages, dates; never names or addresses). Each action has a
-route of its own, named after it, with its input model of the action table (``workflows/actions.py``).
+route of its own, named after it, with its input model of the action table (``workflows/actions.py``). Feedback,
+asked of both once an active mentorship ended, goes to the Feedback workflow the mentorship started (its
+``feedback`` update and ``status`` query), found through the mentorship's status.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ from workflows import search_attributes as sa
 from workflows.actions import PARTICIPANT_ACTIONS, Action
 from workflows.contract import (
     ID_PATTERN,
+    FeedbackInput,
+    FeedbackStatus,
     Invitation,
     MentorshipStatus,
     Role,
@@ -82,7 +88,7 @@ _ACTION: dict[int | str, dict[str, Any]] = {**_STATUS, **_ACTION_ERRORS}
 router = APIRouter(prefix="/mentorships", tags=["mentorships"], dependencies=[Depends(require_api_key)])
 
 
-def _status_response(status: MentorshipStatus) -> Response:
+def _status_response(status: MentorshipStatus | FeedbackStatus) -> Response:
     # Serialized as is (not re-validated on the way out: state carried from older versions may not pass rules
     # added since, see workflows/contract.py TRUSTED).
     return Response(status.model_dump_json(), media_type="application/json")
@@ -267,3 +273,91 @@ def _action_route(action: Action[Any]) -> None:
 # Every participant's action, in the table's order: adding an action to the table adds its route.
 for _action in PARTICIPANT_ACTIONS.values():
     _action_route(_action)
+
+
+# --- Feedback ------------------------------------------------------------------------------------------------
+
+FEEDBACK = "feedback"
+# The feedback routes share the action routes' shape; an action of that name would take the same path.
+if FEEDBACK in PARTICIPANT_ACTIONS:
+    raise RuntimeError(f"an action named {FEEDBACK!r} would clash with POST /mentorships/{{workflow_id}}/{FEEDBACK}")
+
+_FEEDBACK: dict[int | str, dict[str, Any]] = {200: {"model": FeedbackStatus, "description": "The feedback given"}}
+_NO_FEEDBACK = "the mentorship asked for none: it never became active, or it has not ended yet"
+_FEEDBACK_READ_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_ERRORS,
+    404: {"model": Problem, "description": "No such mentorship"},
+    409: {"model": Problem, "description": f"No feedback to read: {_NO_FEEDBACK}"},
+}
+_FEEDBACK_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_FEEDBACK_READ_ERRORS,
+    403: {"model": Problem, "description": "`by` is not a participant of this mentorship"},
+    409: {
+        "model": Problem,
+        "description": "Refused (the reason says why): this participant already gave feedback, feedback on this "
+        f"mentorship is closed, or {_NO_FEEDBACK}; nothing changed",
+    },
+}
+
+
+async def _feedback_workflow(temporal: Temporal, workflow_id: str) -> str:
+    """The id of the Feedback workflow of the mentorship's latest run; 409 when it asked for none."""
+    try:
+        return await temporal.call(
+            lambda client: mentorship_client.feedback_workflow_of(client, workflow_id), workflow_id=workflow_id
+        )
+    except mentorship_client.NoFeedbackAsked as err:
+        raise HTTPException(409, str(err)) from None
+    except WorkflowQueryFailedError as err:
+        raise HTTPException(409, f"the mentorship cannot be read: {refusal_reason(err)}") from None
+
+
+@router.post(
+    "/{workflow_id}/feedback",
+    summary="Give feedback on a mentorship that ended",
+    response_model=None,
+    responses={**_FEEDBACK, **_FEEDBACK_ERRORS},
+)
+async def give_feedback(workflow_id: WorkflowId, body: FeedbackInput, temporal: TemporalDep) -> Response:
+    """Once an active mentorship ended (its term completed, or a participant withdrew), each participant gives
+    feedback once, while the window is open (the invitation's `feedback_within`, 14 days by default): `rating` 1 to
+    5, `would_continue` (true/false) and a `note`, both optional. Answers the feedback given so far; the second
+    answer closes it. Feedback goes to the latest mentorship of the pair (the Feedback workflow its status names in
+    `feedback_workflow_id`). Refused with 409 and the reason when this participant already gave theirs, when
+    feedback is closed, or when the mentorship asked for none (it never became active, or it is still open)."""
+    mentor, mentee = _participants(workflow_id)
+    feedback_id = await _feedback_workflow(temporal, workflow_id)
+    try:
+        status = await temporal.call(
+            lambda client: mentorship_client.give_feedback(client, feedback_id, body), workflow_id=workflow_id
+        )
+    except WorkflowUpdateFailedError as err:
+        raise HTTPException(403 if body.by not in (mentor, mentee) else 409, refusal_reason(err)) from None
+    except mentorship_client.FeedbackRefused as err:
+        # The Feedback workflow has completed (both answered, or the window closed): the reason it would give.
+        raise HTTPException(403 if body.by not in (mentor, mentee) else 409, str(err)) from None
+    assert status is not None  # an update answers the status
+    return _status_response(status)
+
+
+@router.get(
+    "/{workflow_id}/feedback",
+    summary="Read the feedback on a mentorship that ended",
+    response_model=None,
+    responses={**_FEEDBACK, **_FEEDBACK_READ_ERRORS},
+)
+async def read_feedback(workflow_id: WorkflowId, temporal: TemporalDep) -> Response:
+    """The feedback on the pair's latest mentorship, once it ended after being active (the Feedback workflow's
+    `status` query): each participant's answer, when the window closes (`closes_at`), whether it is `closed`.
+    409 when the mentorship asked for none (it never became active, or it is still open)."""
+    _participants(workflow_id)
+    feedback_id = await _feedback_workflow(temporal, workflow_id)
+    try:
+        status = await temporal.call(lambda client: mentorship_client.feedback_status(client, feedback_id))
+    except WorkflowQueryFailedError as err:
+        raise HTTPException(409, f"the feedback cannot be read: {refusal_reason(err)}") from None
+    except HTTPException as err:
+        if err.status_code != 404:
+            raise
+        raise HTTPException(404, f"the feedback on {workflow_id} is no longer kept ({feedback_id})") from None
+    return _status_response(status)

@@ -4,6 +4,10 @@ in the emails, without a server, are in tests/unit/test_links.py).
 - The pages, over real HTTP with the real worker and dev server: a GET changes nothing; the POST acts as the
   recipient; tampered, expired, reused and out-of-date links get a clear page and change nothing; an acceptance
   refused for want of a place says why.
+- A proposed change to the terms: the other participant accepts or declines it from the email's links, each link
+  bound to its own proposal.
+- Feedback once a mentorship ended: each participant gives it once from the request's link, on the mentorship's
+  Feedback workflow; a form that does not fit comes back with the reason.
 - Headless Chromium: the invitee opens the link of the email the sink caught, clicks Accept, and the mentorship
   is active.
 """
@@ -15,6 +19,7 @@ import html
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +29,14 @@ import pytest_asyncio
 from playwright.async_api import Browser, expect
 from temporalio.testing import WorkflowEnvironment
 
+import mentorship_client
 from devtools.mailsink import MailSink
 from infra import links
-from tests.support.api import RunningApi, links_in, running_api
+from tests.support.api import RunningApi, links_in, running_api, text_part
 from tests.support.browser import STEP_TIMEOUT_MS
 from tests.support.builders import people
 from tests.support.links import SECRET, token_of
-from tests.support.waiting import wait_for_email, wait_mail
+from tests.support.waiting import until, wait_for_email, wait_mail
 from workflows.contract import Invitation, MentorshipStatus, Role, workflow_id_for
 
 # --- The pages, over real HTTP ----------------------------------------------------------------------------
@@ -213,6 +219,217 @@ async def test_an_accept_link_refused_for_want_of_a_place_says_why(api: RunningA
         await api.http.put(f"/people/{ana.id}/limits", json={"max_mentees": 2})
         page = await browser_like.post(accept, data={"note": "Gladly"})
         assert (page.status_code, heading(page)) == (200, "You accepted: your mentorship with Cem Aksoy has started")
+
+
+async def test_a_proposed_change_is_answered_from_the_email(api: RunningApi, dev_env: WorkflowEnvironment) -> None:
+    """Ana (mentor) proposes weekly check-ins and a longer term; Ben accepts from his email. Her next proposal he
+    declines from the next email; a link of the first proposal never answers a later one."""
+    invitation = people("mentee", check_in_every="P14D", term="P6M")
+    ana, ben = invitation.mentor.id, invitation.mentee.id
+    workflow_id = (await invite(api, invitation)).workflow_id
+    assert (await api.http.post(f"/mentorships/{workflow_id}/accept", json={"by": ana})).status_code == 200
+    term_ends_at = (await status_of(api, workflow_id))["term_ends_at"]
+    await mentorship_client.act(
+        dev_env.client,
+        workflow_id,
+        "propose_change",
+        {"by": ana, "check_in_every": "P7D", "extend_term_by": "P3M", "note": "Weekly, <if> you can?"},
+    )
+    first = links_in(await wait_for_email(api.sink, workflow_id, "change-1-proposed", "mentee"))
+    assert first.keys() == {"Accept the change", "Decline the change"}
+    assert first["Accept the change"].startswith(f"{api.base_url}/links/")
+    before = await status_of(api, workflow_id)
+    assert before["proposal"]["number"] == 1 and before["proposal"]["by"] == ana
+
+    async with httpx.AsyncClient(timeout=30) as browser_like:  # no API key: the token is the credential
+        # Opening either link shows the proposal and changes nothing.
+        page = await browser_like.get(first["Accept the change"])
+        assert (page.status_code, heading(page)) == (200, "Accept Ana Ruiz's proposed change?"), page.text
+        assert (
+            "Ana Ruiz proposes a change to your mentorship: the term 3 months longer and check-ins every 7 days "
+            "(follow-up after 3 days)." in page.text
+        )
+        assert "At present you check in every 14 days." in page.text
+        assert "Weekly, &lt;if&gt; you can?" in page.text, "the note, escaped"
+        assert "The proposal is open until " in page.text and '<form method="post">' in page.text
+        page = await browser_like.get(first["Decline the change"])
+        assert (page.status_code, heading(page)) == (200, "Decline Ana Ruiz's proposed change?")
+        assert 'name="reason"' in page.text
+        assert await status_of(api, workflow_id) == before
+
+        done = await browser_like.post(first["Accept the change"], data={"note": "Weekly it is"})
+        assert (done.status_code, heading(done)) == (200, "You accepted Ana Ruiz's proposed change"), done.text
+        after = await status_of(api, workflow_id)
+        assert after["proposal"] is None and after["changes_agreed"] == 1
+        assert (after["invitation"]["check_in_every"], after["invitation"]["check_in_grace"]) == ("P7D", "P3D")
+        assert after["term_ends_at"] > term_ends_at
+        assert after["timeline"][-1]["event"] == "change 1 accepted" and after["timeline"][-1]["by"] == ben
+        told = text_part(await wait_for_email(api.sink, workflow_id, "change-1-accepted", "mentor"))
+        assert "Ben Ode accepted the change you proposed" in told and "> Weekly it is" in told
+        assert "Check-ins are now every 7 days" in told
+        await wait_for_email(api.sink, workflow_id, "change-1-term", "coordinator")
+
+        # The same links again: a clear page, nothing changes.
+        page = await browser_like.post(first["Accept the change"], data={"note": "again"})
+        assert (page.status_code, heading(page)) == (409, "You have already accepted this change"), page.text
+        page = await browser_like.get(first["Decline the change"])
+        assert (page.status_code, heading(page)) == (409, "This proposed change is no longer open")
+        assert "so it can no longer be declined" in page.text and "<form" not in page.text
+        assert await status_of(api, workflow_id) == after
+
+        # A later proposal: its own email, its own links. Ben declines it, with a reason.
+        await mentorship_client.act(
+            dev_env.client, workflow_id, "propose_change", {"by": ana, "extend_term_by": "P1M", "respond_within": "P2D"}
+        )
+        second = links_in(await wait_for_email(api.sink, workflow_id, "change-2-proposed", "mentee"))
+        assert second["Decline the change"] != first["Decline the change"]
+        # The first proposal's links do not answer the second one.
+        for url in first.values():
+            page = await browser_like.post(url, data={"reason": "no"})
+            assert page.status_code == 409, page.text
+            assert heading(page) in ("You have already accepted this change", "This proposed change is no longer open")
+        page = await browser_like.get(first["Decline the change"])
+        assert "Ana Ruiz proposed another change since, open until " in page.text
+        assert (await status_of(api, workflow_id))["proposal"]["number"] == 2
+
+        page = await browser_like.get(second["Decline the change"])
+        assert (page.status_code, heading(page)) == (200, "Decline Ana Ruiz's proposed change?")
+        assert "the term 1 month longer" in page.text
+        done = await browser_like.post(second["Decline the change"], data={"reason": "Let us see how weekly goes"})
+        assert (done.status_code, heading(done)) == (200, "You declined Ana Ruiz's proposed change"), done.text
+        declined = await status_of(api, workflow_id)
+        assert declined["proposal"] is None and declined["changes_agreed"] == 1 and declined["proposals"] == 2
+        assert declined["term_ends_at"] == after["term_ends_at"]
+        assert declined["timeline"][-1] | {"at": None} == {
+            "at": None,
+            "event": "change 2 declined",
+            "by": ben,
+            "detail": "Let us see how weekly goes",
+        }
+        told = text_part(await wait_for_email(api.sink, workflow_id, "change-2-declined", "mentor"))
+        assert "Ben Ode declined the change you proposed" in told and "> Let us see how weekly goes" in told
+
+        # Old links, GET or POST, say the proposal is no longer open and change nothing.
+        for method, url in (("GET", second["Accept the change"]), ("POST", first["Decline the change"])):
+            page = await browser_like.request(method, url)
+            assert (page.status_code, heading(page)) == (409, "This proposed change is no longer open"), page.text
+            assert "Nothing was changed." in page.text and "<form" not in page.text
+        page = await browser_like.post(second["Decline the change"])
+        assert (page.status_code, heading(page)) == (409, "You have already declined this change")
+        assert await status_of(api, workflow_id) == declined
+
+        # Withdrawn: the third proposal's link says who withdrew it.
+        await mentorship_client.act(
+            dev_env.client, workflow_id, "propose_change", {"by": ana, "check_in_every": "P14D"}
+        )
+        third = links_in(await wait_for_email(api.sink, workflow_id, "change-3-proposed", "mentee"))
+        await mentorship_client.act(dev_env.client, workflow_id, "withdraw_change", {"by": ana})
+        page = await browser_like.post(third["Accept the change"])
+        assert (page.status_code, heading(page)) == (409, "This proposed change is no longer open")
+        assert "Ana Ruiz withdrew it on " in page.text
+
+        # A change link without its proposal's number is not one we made.
+        claims = links.verify(token_of(third["Accept the change"]), [SECRET])
+        unnumbered = links.sign(claims.model_copy(update={"n": None}), SECRET)
+        page = await browser_like.get(f"{api.base_url}/links/{unnumbered}")
+        assert (page.status_code, heading(page)) == (400, "This link is not valid")
+    await api.http.post(f"/mentorships/{workflow_id}/withdraw", json={"by": ben})
+
+
+async def feedback_email(sink: MailSink, feedback_id: str, step: str, to: str) -> EmailMessage:
+    """The email of ``step`` to ``to`` from the Feedback workflow ``feedback_id``, once it arrived.
+
+    Not ``wait_for_email``: a Feedback workflow's id (``feedback-{mentorship key}``) is long enough that the mailer's
+    compat32 headers fold ``X-Mentorship-Workflow-Id`` onto a continuation line, and the sink's parser
+    (``policy.default``) then reads the value with a leading space."""
+
+    async def arrived() -> EmailMessage | None:
+        for message in sink.messages:
+            if (
+                str(message["X-Mentorship-Workflow-Id"]).strip() == feedback_id
+                and str(message["X-Mentorship-Step"]).strip() == step
+                and str(message["Message-ID"]).split("@")[0].endswith(f".{to}")
+            ):
+                return message
+        return None
+
+    return await until(arrived, f"the {step} email to the {to} of {feedback_id}", within=15)
+
+
+async def test_feedback_is_given_once_from_the_request_email(api: RunningApi, dev_env: WorkflowEnvironment) -> None:
+    """Ana mentors Ben; Ben withdraws. Each is asked for feedback by email, on the mentorship's Feedback workflow;
+    Ana answers from her link (once), Ben from his, and Cora (the coordinator) gets the summary."""
+    invitation = people("mentee")
+    ana, ben = invitation.mentor.id, invitation.mentee.id
+    workflow_id = (await invite(api, invitation)).workflow_id
+    assert (await api.http.post(f"/mentorships/{workflow_id}/accept", json={"by": ana})).status_code == 200
+    await mentorship_client.act(dev_env.client, workflow_id, "withdraw", {"by": ben, "reason": "Changing teams"})
+
+    async def feedback_started() -> str | None:
+        return (await mentorship_client.status(dev_env.client, workflow_id)).feedback_workflow_id
+
+    feedback_id = await until(feedback_started, "the mentorship to start its Feedback workflow", within=15)
+    email = await feedback_email(api.sink, feedback_id, "feedback-request", "mentor")
+    assert email["Subject"] == "How did your mentorship with Ben Ode go?"
+    found = links_in(email)
+    assert found.keys() == {"Give feedback"}
+    url = found["Give feedback"]
+    assert url.startswith(f"{api.base_url}/links/")
+    assert links.verify(token_of(url), [SECRET]).w == feedback_id
+
+    async def answers() -> list[tuple[str, str, int, bool | None, str | None]]:
+        current = await mentorship_client.feedback_status(dev_env.client, feedback_id)
+        return [(a.by, a.role.value, a.rating, a.would_continue, a.note) for a in current.answers]
+
+    async with httpx.AsyncClient(timeout=30) as browser_like:  # no API key: the token is the credential
+        # Opening the link shows the form and changes nothing.
+        page = await browser_like.get(url)
+        assert (page.status_code, heading(page)) == (200, "How did your mentorship with Ben Ode go?"), page.text
+        assert '<form method="post">' in page.text and page.headers["Referrer-Policy"] == "no-referrer"
+        assert '<input type="radio" name="rating" value="5" required>' in page.text
+        assert '<input type="radio" name="would_continue" value="" checked> Not sure' in page.text
+        assert 'name="note"' in page.text and "Cora Lind, who coordinates the mentorship" in page.text
+        assert await answers() == []
+
+        # A form that does not fit: the form again, with the reason and what was typed; nothing is given.
+        for form, reason in (
+            ({"rating": "9", "note": "Kept <as typed>"}, "rating: Input should be less than or equal to 5"),
+            ({"would_continue": "yes", "note": "Kept <as typed>"}, "rating: choose how it went, from 1 to 5"),
+        ):
+            page = await browser_like.post(url, data=form)
+            assert (page.status_code, heading(page)) == (422, "How did your mentorship with Ben Ode go?"), page.text
+            assert f'<p role="alert" style="color:#b91c1c">{reason}</p>' in page.text
+            assert "Kept &lt;as typed&gt;</textarea>" in page.text
+        assert await answers() == []
+
+        done = await browser_like.post(url, data={"rating": "4", "would_continue": "yes", "note": "Learned <a lot>"})
+        assert (done.status_code, heading(done)) == (200, "Thank you for your feedback"), done.text
+        assert "We have recorded your feedback on your mentorship with Ben Ode: 4 out of 5." in done.text
+        assert await answers() == [(ana, "mentor", 4, True, "Learned <a lot>")]
+
+        # Again, by POST or GET: already given; nothing changes.
+        for method in ("POST", "GET"):
+            page = await browser_like.request(method, url, data={"rating": "5"} if method == "POST" else None)
+            assert (page.status_code, heading(page)) == (409, "You already gave feedback on this mentorship")
+            assert "already been used" in page.text and "<form" not in page.text
+        assert await answers() == [(ana, "mentor", 4, True, "Learned <a lot>")]
+
+        # Ben answers from his own email; that closes feedback, and Cora gets the summary.
+        ben_url = links_in(await feedback_email(api.sink, feedback_id, "feedback-request", "mentee"))["Give feedback"]
+        assert ben_url != url
+        done = await browser_like.post(ben_url, data={"rating": "3", "would_continue": "no"})
+        assert (done.status_code, heading(done)) == (200, "Thank you for your feedback"), done.text
+        summary = text_part(await feedback_email(api.sink, feedback_id, "feedback-summary", "coordinator"))
+        assert "Ana Ruiz (mentor) rated it 4 out of 5 and would like to continue together." in summary
+        assert "> Learned <a lot>" in summary
+        assert "Ben Ode (mentee) rated it 3 out of 5 and would not continue together." in summary
+
+        # Once the Feedback workflow has completed, its links still say what happened.
+        handle = dev_env.client.get_workflow_handle(feedback_id)
+        await handle.result()
+        page = await browser_like.post(ben_url, data={"rating": "5"})
+        assert (page.status_code, heading(page)) == (409, "You already gave feedback on this mentorship"), page.text
+        assert await answers() == [(ana, "mentor", 4, True, "Learned <a lot>"), (ben, "mentee", 3, False, None)]
 
 
 async def test_links_off_without_a_secret(dev_env: WorkflowEnvironment, mail_sink: MailSink) -> None:

@@ -70,9 +70,11 @@ async def test_readme_cli_examples_work_as_written(dev_env: WorkflowEnvironment,
         assert [(c.by, c.rating) for c in ana_ben.check_ins] == [("ben", 5)]
         cy_dee = await mentorship_client.status(client, "mentorship-cy--dee")
         assert cy_dee.stage is Stage.ACTIVE and cy_dee.initiated_by.value == "mentee"
-        # ana/ben: invitation, confirmation, 2 welcomes, pause, resume, withdrawal; cy/dee: 2 + 2 welcomes.
+        assert cy_dee.invitation.check_in_every == "P7D" and cy_dee.changes_agreed == 1
+        # ana/ben: invitation, confirmation, 2 welcomes, pause, resume, withdrawal; cy/dee: 2 + 2 welcomes, the
+        # proposal to Cy and its acceptance to Dee.
         await wait_mail(mail_sink, "mentorship-ana--ben", 7)
-        await wait_mail(mail_sink, "mentorship-cy--dee", 4)
+        await wait_mail(mail_sink, "mentorship-cy--dee", 6)
         await client.get_workflow_handle("mentorship-cy--dee").terminate("test finished")
 
 

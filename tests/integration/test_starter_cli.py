@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -172,11 +173,98 @@ async def _no_places(client: Client, person_id: str) -> bool:
     return record is not None and record.places == []
 
 
+async def test_feedback_once_the_mentorship_ended(
+    cli: tuple[Client, str, MailSink], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, task_queue, _ = cli
+    monkeypatch.setenv("MENTORSHIP_TASK_QUEUE", task_queue)
+    invitation = people("mentee")
+    mentor, mentee = invitation.mentor.id, invitation.mentee.id
+    workflow_id = workflow_id_for(mentor, mentee)
+    assert await starter.run_cli(["invite", invitation.model_dump_json()], client=client) == 0
+    assert await starter.run_cli(["accept", workflow_id, "--by", mentor], client=client) == 0
+    capsys.readouterr()
+
+    # While it is open no feedback is asked: exit 1 with the reason, to read or to give.
+    no_feedback = f"error: {workflow_id} asks for no feedback: feedback is asked once an active mentorship ends"
+    assert await starter.run_cli(["feedback-status", workflow_id], client=client) == starter.REFUSED
+    assert capsys.readouterr().err == f"{no_feedback} (it is active)\n"
+    assert await starter.run_cli(["feedback", workflow_id, "--by", mentee, "--rating", "4"], client=client) == 1
+    assert capsys.readouterr().err == f"{no_feedback} (it is active)\n"
+    assert await starter.run_cli(["feedback-status", "mentorship-nobody--here"], client=client) == 1
+    assert capsys.readouterr().err == "error: no mentorship 'mentorship-nobody--here'\n"
+    unknown = "feedback-mentorship-nobody--here.20260101T000000Z"
+    assert await starter.run_cli(["feedback", unknown, "--by", "nobody", "--rating", "3"], client=client) == 1
+    assert capsys.readouterr().err == f"error: no Feedback workflow {unknown!r}\n"
+
+    assert await starter.run_cli(["withdraw", workflow_id, "--by", mentor, "--reason", "Moving"], client=client) == 0
+    capsys.readouterr()
+    argv = ["feedback", workflow_id, "--by", mentee, "--rating", "4", "--would-continue", "yes", "--note", "Thanks!"]
+    assert await starter.run_cli(argv, client=client) == starter.DONE
+    out = capsys.readouterr().out
+    feedback_id = (await mentorship_client.status(client, workflow_id)).feedback_workflow_id
+    assert feedback_id is not None and out.startswith(f"{feedback_id}: feedback open until "), out
+    assert f"\n  on {workflow_id}, withdrawn " in out
+    assert f'\n  mentee Ben Ode ({mentee}): 4/5, would continue, "Thanks!" (' in out
+    assert f"\n  mentor Ana Ruiz ({mentor}): no answer yet\n" in out
+
+    # Refused: twice (exit 1), a stranger (exit 1), input that does not fit (exit 2); nothing changes.
+    assert await starter.run_cli(["feedback", workflow_id, "--by", mentee, "--rating", "5"], client=client) == 1
+    assert capsys.readouterr().err == f"refused: {mentee!r} already gave feedback on this mentorship\n"
+    assert await starter.run_cli(["feedback", workflow_id, "--by", "mallory", "--rating", "5"], client=client) == 1
+    assert capsys.readouterr().err.startswith("refused: 'mallory' is not part of this mentorship (mentor ")
+    assert await starter.run_cli(["feedback", workflow_id, "--by", mentor, "--rating", "6"], client=client) == 2
+    assert "rating: Input should be less than or equal to 5" in capsys.readouterr().err
+    for argv in (
+        ["feedback", workflow_id, "--by", mentor, "--rating", "five"],
+        ["feedback", workflow_id, "--by", mentor, "--rating", "5", "--would-continue", "maybe"],
+        ["feedback", workflow_id, "--by", mentor],
+    ):
+        with pytest.raises(SystemExit) as exited:
+            await starter.run_cli(argv, client=client)
+        assert exited.value.code == starter.INVALID, argv
+    capsys.readouterr()
+
+    # As a signal: a refused one is recorded; the mentor's answer closes it.
+    assert (
+        await starter.run_cli(["feedback", workflow_id, "--by", mentee, "--rating", "1", "--signal"], client=client)
+        == 0
+    )
+    assert capsys.readouterr().out.startswith(f"sent feedback to {feedback_id}; ")
+    assert (
+        await starter.run_cli(["feedback", feedback_id, "--by", mentor, "--rating", "5", "--signal"], client=client)
+        == 0
+    )
+    capsys.readouterr()
+
+    async def closed() -> dict[str, Any] | None:
+        assert await starter.run_cli(["feedback-status", workflow_id, "--json"], client=client) == 0
+        status: dict[str, Any] = json.loads(capsys.readouterr().out)
+        return status if status["closed"] else None
+
+    status = await until(closed, "the feedback closed by the second answer", 15)
+    assert [(a["by"], a["role"], a["rating"]) for a in status["answers"]] == [
+        (mentee, "mentee", 4),
+        (mentor, "mentor", 5),
+    ]
+    assert [(r["by"], r["reason"]) for r in status["refused_signals"]] == [
+        (mentee, f"{mentee!r} already gave feedback on this mentorship")
+    ]
+    assert await starter.run_cli(["feedback-status", feedback_id], client=client) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{feedback_id}: feedback closed\n") and f"  mentor Ana Ruiz ({mentor}): 5/5 (" in out
+    assert f"  last refused: feedback by {mentee}: {mentee!r} already gave feedback" in out
+    # After it closed, an answer is refused with the reason, however the Feedback workflow is (running or done).
+    assert await starter.run_cli(["feedback", workflow_id, "--by", mentor, "--rating", "3"], client=client) == 1
+    assert capsys.readouterr().err == f"refused: {mentor!r} already gave feedback on this mentorship\n"
+
+
 def test_the_help_names_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         starter.build_parser().parse_args(["--help"])
     out = capsys.readouterr().out
     assert "exit codes:" in out and "  3  no free place" in out and "  2  invalid input" in out
+    assert "feedback-status" in out and "no feedback asked" in out
 
 
 async def test_list_rejects_what_would_inject_into_a_query(cli: tuple[Client, str, MailSink]) -> None:
@@ -192,6 +280,9 @@ async def test_the_demo_shows_every_stage(
     async with running_worker(dev_env.client, mail_sink) as task_queue:
         monkeypatch.setenv("MENTORSHIP_TASK_QUEUE", task_queue)
         final = await starter.demo(dev_env.client, fast=True)
+        assert final.feedback_workflow_id is not None
+        feedback = await mentorship_client.feedback_status(dev_env.client, final.feedback_workflow_id)
+    assert feedback.closed and feedback.summary_sent and len(feedback.answers) == 2
     assert final.stage is Stage.COMPLETED and final.wrap_up_sent
     events = [e.event for e in final.timeline]
     for expected in (
@@ -202,9 +293,12 @@ async def test_the_demo_shows_every_stage(
         "back on track",
         "paused",
         "resumed",
+        "change 1 proposed",
+        "change 1 accepted",
         "completed",
     ):
         assert expected in events, expected
+    assert final.changes_agreed == 1
     assert len(final.check_ins) == 2 and final.notification_failures == []
     assert final.notifications_sent == len(
         [m for m in mail_sink.messages if m["X-Mentorship-Workflow-Id"] == final.workflow_id]

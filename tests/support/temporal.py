@@ -17,8 +17,11 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
+from temporalio import activity
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
 from devtools import processes
 from devtools.mailsink import MailSink
@@ -27,6 +30,7 @@ from infra.temporal import dynamic_config_args, ensure_search_attributes
 from tests.support.builders import MAIL_FROM, settings
 from worker import build_worker
 from workflows import search_attributes as sa
+from workflows.contract import FEEDBACK_WORKFLOW_TYPE
 
 BIN = processes.BIN
 TEMPORAL_CLI = BIN / "temporal"
@@ -60,6 +64,27 @@ async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
         await env.shutdown()
 
 
+class _FeedbackWorkflows(Interceptor):
+    """Notes the Feedback workflows this worker serves (each sends its first email at once): they outlive the
+    mentorship that started them, with timers days ahead, and on the shared time-skipping server a timer whose
+    worker has gone holds the clock for every later test. The worker's teardown terminates them."""
+
+    def __init__(self) -> None:
+        self.ids: set[str] = set()
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        seen = self.ids
+
+        class Noting(ActivityInboundInterceptor):
+            async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+                info = activity.info()
+                if info.workflow_type == FEEDBACK_WORKFLOW_TYPE and info.workflow_id:
+                    seen.add(info.workflow_id)
+                return await super().execute_activity(input)
+
+        return Noting(next)
+
+
 @asynccontextmanager
 async def running_worker(
     client: Client, sink: MailSink, task_queue: str | None = None, **overrides: Any
@@ -78,5 +103,13 @@ async def running_worker(
     )
     # A short grace: an activity still waiting at the end of a test (a place given back asks a Person record that
     # this very worker, now stopping, would run) is cut off rather than awaited for the deployed 35 s.
-    async with build_worker(client, worker_settings, graceful_shutdown=timedelta(seconds=2)):
-        yield task_queue
+    feedback = _FeedbackWorkflows()
+    async with build_worker(client, worker_settings, graceful_shutdown=timedelta(seconds=2), interceptors=[feedback]):
+        try:
+            yield task_queue
+        finally:
+            for workflow_id in feedback.ids:
+                try:
+                    await client.get_workflow_handle(workflow_id).terminate("test finished")
+                except RPCError:
+                    pass  # completed already

@@ -67,7 +67,8 @@ def steps(sink: MailSink, workflow_id: str) -> list[tuple[str, str]]:
     """(step, recipient role) of every email this mentorship sent, in arrival order."""
     found = []
     for message in sink.messages:
-        if message["X-Mentorship-Workflow-Id"] == workflow_id:
+        # Stripped: a long id folds onto the header's next line, which leaves a space before it when read back.
+        if str(message["X-Mentorship-Workflow-Id"]).strip() == workflow_id:
             found.append((str(message["X-Mentorship-Step"]), _role(message)))
     return found
 

@@ -315,8 +315,20 @@ def valid_actions(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
                 data[name] = draw(st.integers(1, 5))
             elif name == "until":
                 data[name] = draw(st.datetimes(timezones=st.just(UTC))).isoformat()
+            elif name in ("extend_term_by", "check_in_every", "respond_within"):
+                data[name] = draw(st.sampled_from(["PT4S", "P1D", "P14D", "P1M", "P3M"]))
+            elif name == "check_in_grace":
+                continue  # set below, to fit the cadence
+            elif name == "number":
+                data[name] = draw(st.integers(1, 50))
             else:
                 data[name] = draw(notes)
+    if action == "propose_change":
+        # A proposal proposes something; a grace comes with a cadence it fits.
+        if "extend_term_by" not in data and "check_in_every" not in data:
+            data["extend_term_by"] = draw(st.sampled_from(["P1M", "P3M"]))
+        if "check_in_every" in data and draw(st.booleans()):
+            data["check_in_grace"] = "PT1S"
     return action, data
 
 

@@ -35,6 +35,13 @@ async def world(time_env: WorkflowEnvironment, mail_sink: MailSink) -> AsyncIter
         await world.close()
 
 
+async def terminate_quietly(client: Client, workflow_id: str) -> None:
+    try:
+        await client.get_workflow_handle(workflow_id).terminate("test finished")
+    except RPCError:
+        pass  # already closed
+
+
 class World:
     """One test's view: the server, the mail sink, the worker's task queue."""
 
@@ -51,7 +58,10 @@ class World:
             handle = self.client.get_workflow_handle(workflow_id)
             try:
                 # An activity cut off by termination never releases the test server's time lock.
-                await wait_status(handle, lambda s: s.notifications_pending == 0, "sends to finish")
+                final = await wait_status(handle, lambda s: s.notifications_pending == 0, "sends to finish")
+                if final.feedback_workflow_id is not None:
+                    # It outlives the mentorship, with timers days ahead that no worker would serve.
+                    await terminate_quietly(self.client, final.feedback_workflow_id)
                 await handle.terminate("test finished")
             except RPCError:
                 pass  # already closed

@@ -35,6 +35,7 @@ import workflows.plan as plan
 from tests.support import HISTORIES
 from worker import WORKFLOW_RUNNER
 from workflows.contract import MentorshipStatus
+from workflows.feedback import Feedback
 from workflows.mentorship import Mentorship
 from workflows.person import PersonRecord
 
@@ -57,6 +58,10 @@ SCENARIOS = (
     "places_refused_then_accepted",
     "places_given_back_on_withdrawal",
     "person_limits_and_places",
+    # Changes to the terms and feedback after the end (`feedback-after-end`): the new paths. The old one is every
+    # history above that ends an active mentorship (recorded before it): they complete without a Feedback workflow.
+    "changes_agreed_then_feedback",
+    "feedback_both_answered",
 )
 
 HISTORY_FILES = sorted(HISTORIES.glob("*.json"))
@@ -71,7 +76,9 @@ def load(path: Path) -> WorkflowHistory:
 def replayer() -> Replayer:
     """Configured as the worker is (worker.build_worker): same workflow, sandbox and data converter."""
     return Replayer(
-        workflows=[Mentorship, PersonRecord], data_converter=pydantic_data_converter, workflow_runner=WORKFLOW_RUNNER
+        workflows=[Mentorship, PersonRecord, Feedback],
+        data_converter=pydantic_data_converter,
+        workflow_runner=WORKFLOW_RUNNER,
     )
 
 
@@ -181,7 +188,7 @@ def _replayer_of(cls: type) -> Replayer:
 # Histories where the reordering shows: a timer and emails in one workflow task. Not in the invalid start (it
 # sends nothing) nor in the run after a continue-as-new (its email-less first task only starts a timer).
 # (And not a Person's history: the reordering is the Mentorship's.)
-MENTORSHIP_HISTORY_FILES = [path for path in HISTORY_FILES if not path.stem.startswith("person_")]
+MENTORSHIP_HISTORY_FILES = [path for path in HISTORY_FILES if not path.stem.startswith(("person_", "feedback_"))]
 REORDERED = [
     path for path in MENTORSHIP_HISTORY_FILES if path.stem not in ("invalid_start_input", "continued_as_new_next_run")
 ]

@@ -1,0 +1,41 @@
+"""How a workflow sends one email: the activity's timeouts and retries, shared by the Mentorship and Feedback
+workflows. Imported into workflows (passed through the sandbox); nothing here holds state or reads the clock."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+from workflows.contract import PERMANENT_EMAIL_FAILURE, SEND_NOTIFICATION, Notification, SendReceipt
+from workflows.wording import email_summary
+
+EMAIL_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=10),
+    non_retryable_error_types=[PERMANENT_EMAIL_FAILURE],
+)
+# A mail server down for longer than this is recorded as a failed notification; the workflow goes on.
+EMAIL_GIVE_UP_AFTER = timedelta(hours=24)
+# How long one SMTP exchange may take before the attempt counts as failed and is retried.
+EMAIL_ATTEMPT_TIMEOUT = timedelta(minutes=1)
+# A send that lasts heartbeats every few seconds (activities/mailer.py): one whose worker died is retried after
+# this, not after the whole attempt timeout. A live exchange never hits it, so it adds no duplicates.
+EMAIL_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
+
+
+async def send(notification: Notification, *, summarize: bool = True) -> SendReceipt:
+    """Send one email through the activity; raises ActivityError once given up on."""
+    receipt: SendReceipt = await workflow.execute_activity(
+        SEND_NOTIFICATION,
+        notification,
+        result_type=SendReceipt,
+        start_to_close_timeout=EMAIL_ATTEMPT_TIMEOUT,
+        heartbeat_timeout=EMAIL_HEARTBEAT_TIMEOUT,
+        schedule_to_close_timeout=EMAIL_GIVE_UP_AFTER,
+        retry_policy=EMAIL_RETRY,
+        summary=email_summary(notification) if summarize else None,
+    )
+    return receipt
