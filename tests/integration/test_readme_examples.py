@@ -11,20 +11,30 @@ import os
 import re
 import shlex
 import textwrap
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 import mentorship_client
 from devtools.mailsink import MailSink
 from infra.settings import Settings
 from tests.support.readme import readme_examples
-from tests.support.temporal import BIN
+from tests.support.temporal import BIN, dev_server
 from tests.support.waiting import wait_mail, wait_status
 from worker import build_worker
 from workflows.contract import DEFAULT_TASK_QUEUE, Stage
+
+
+@pytest_asyncio.fixture(scope="module")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A dev server of this module's own: the README's examples use fixed ids (ana, ben, cy, dee), whose Person
+    records another test on the session's server may have started on another task queue."""
+    async with dev_server() as env:
+        yield env
 
 
 async def run(command: str, address: str) -> tuple[int, str]:
