@@ -662,6 +662,10 @@ class FeedbackStatus(BaseModel):
     closed: bool = Field(default=False, description="Both answered, or the window closed")
     summary_sent: bool = Field(default=False, description="Whether the coordinator was sent the summary")
     refused_signals: list[RefusedSignal] = Field(default_factory=list)
+    notifications_sent: int = Field(default=0, description="Feedback emails sent")
+    notification_failures: list[NotificationFailure] = Field(
+        default_factory=list, description="Feedback emails given up on (refused for good, or retried for a day)"
+    )
 
     def answered(self, role: Role) -> bool:
         return any(answer.role is role for answer in self.answers)

@@ -137,8 +137,12 @@ class Feedback:
     async def _deliver(self, notification: Notification) -> None:
         try:
             await delivery.send(notification)
+            self.state.notifications_sent += 1
         except ActivityError as err:
-            workflow.logger.warning("Feedback email %s to %s failed: %s", notification.step, notification.to, err)
+            cause = err.cause
+            error = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+            feedback_rules.notification_failed(self.state, notification, error, workflow.now())
+            workflow.logger.warning("Feedback email %s to %s failed: %s", notification.step, notification.to, error)
         finally:
             self._sending -= 1
             self._changes += 1

@@ -20,11 +20,14 @@ from workflows.contract import (
     FeedbackStatus,
     Notice,
     Notification,
+    NotificationFailure,
     ParticipantFeedback,
     Role,
 )
+from workflows.effects import KEEP_CHARACTERS_REASON, KEEP_LATEST
 from workflows.plan import after
 from workflows.rules import Refused
+from workflows.text import truncate
 
 
 class FeedbackDue(StrEnum):
@@ -130,4 +133,14 @@ def _notice(state: FeedbackStatus, kind: Notice, step: str, to: Audience) -> Not
         invitation=inv.model_copy(update={"message": None, "focus_areas": []}),
         at=state.closes_at,
         feedback=list(state.answers) if kind is Notice.FEEDBACK_SUMMARY else [],
+    )
+
+
+def notification_failed(state: FeedbackStatus, notification: Notification, error: str, now: datetime) -> None:
+    """A feedback email given up on: kept (the latest few), as the mentorship keeps its own."""
+    del state.notification_failures[: -KEEP_LATEST + 1]
+    state.notification_failures.append(
+        NotificationFailure(
+            at=now, step=notification.step, to=notification.to, error=truncate(error, KEEP_CHARACTERS_REASON)
+        )
     )

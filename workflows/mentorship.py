@@ -80,7 +80,8 @@ RELEASE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_inter
 
 @dataclass
 class _Acceptance:
-    """An action that makes the mentorship active, waiting for its places (the main loop takes them)."""
+    """An action that makes the mentorship active, waiting for its places (the main loop takes them); or any
+    action that came while one was waiting, queued behind it so that actions apply in the order they came."""
 
     action: actions.Action[Any]
     inputs: tuple[Any, ...]
@@ -250,7 +251,7 @@ class Mentorship:
     async def _as_update(self, action: actions.Action[Any], inputs: tuple[Any, ...]) -> MentorshipStatus:
         self._catch_up()
         parsed = self._judge(action, inputs)
-        if self._needs_places(action, parsed):
+        if self._queue_busy() or self._needs_places(action, parsed):
             acceptance = _Acceptance(action, inputs, from_update=True)
             self._acceptances.append(acceptance)
             self._changes += 1
@@ -266,6 +267,12 @@ class Mentorship:
         if self._invalid is not None:
             return  # The workflow fails with the reason; there is no state to record a refusal in.
         self._catch_up()
+        if self._queue_busy():
+            # Judged in its turn, on the state the acceptance before it leaves: a check-in sent right after an
+            # accept must not be refused because the accept is still taking its places.
+            self._acceptances.append(_Acceptance(action, inputs, from_update=False))
+            self._changes += 1
+            return
         try:
             parsed = self._judge(action, inputs)
         except rules.Refused as refused:
@@ -291,6 +298,11 @@ class Mentorship:
         # Added after release: histories recorded before it activated at once, so it waits for its patch. A
         # mentorship accepted before it holds no places and gives none back (README, "People and their limits").
         return action.activates(self.state, parsed) and workflow.patched(PATCH_PLACES)
+
+    def _queue_busy(self) -> bool:
+        """Whether an acceptance is waiting or taking its places: actions that arrive meanwhile queue behind it,
+        in the order they came (only under the patch: before it nothing ever queued)."""
+        return bool(self._acceptances) or self._placing
 
     def _places_settled(self) -> bool:
         """No acceptance waiting or under way, and no places held by a mentorship that has ended."""

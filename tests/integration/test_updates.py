@@ -3,7 +3,6 @@ while an update waits, and has no visibility store)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,7 +19,7 @@ import mentorship_client
 from devtools.mailsink import MailSink
 from tests.support.builders import people
 from tests.support.temporal import running_worker
-from tests.support.waiting import status_of, wait_mail, wait_status
+from tests.support.waiting import status_of, until, wait_mail, wait_status
 from workflows import search_attributes as sa
 from workflows.contract import WORKFLOW_TYPE, Invitation, MentorshipInput, Role, Stage, workflow_id_for
 
@@ -178,13 +177,12 @@ async def test_undeliverable_email_is_searchable(live: tuple[Client, str, MailSi
     handle = client.get_workflow_handle(workflow_id)
     current = await wait_status(handle, lambda s: s.notifications_failed == 1, "the invitation given up on")
     assert current.stage is Stage.INVITED and "550" in current.notification_failures[0].error
-    query = mentorship_client.list_query(failed_notifications=True)
-    for _ in range(100):  # visibility is eventually consistent
-        if workflow_id in [e.id async for e in mentorship_client.list_mentorships(client, query)]:
-            break
-        await asyncio.sleep(0.1)
-    else:
-        raise AssertionError(f"{query!r} did not find {workflow_id}")
+    query = f"{mentorship_client.list_query(failed_notifications=True)} AND TaskQueue = '{task_queue}'"
+
+    async def finds() -> bool:
+        return workflow_id in [e.id async for e in mentorship_client.list_mentorships(client, query)]
+
+    await until(finds, f"{query!r} finds {workflow_id}", 30)  # visibility is eventually consistent
     assert (await handle.describe()).typed_search_attributes.get(sa.FAILED_NOTIFICATIONS) == 1
     # The mentorship goes on: the invitee still accepts, and the next emails are delivered.
     current = await mentorship_client.act(client, workflow_id, "accept", {"by": invitation.mentee.id})
@@ -209,13 +207,14 @@ async def test_search_attributes_and_list_queries(live: tuple[Client, str, MailS
         "due soon": mentorship_client.list_query(due_before=datetime.now(UTC) + timedelta(days=1)),
     }
     for what, query in queries.items():
-        for _ in range(100):  # visibility is eventually consistent
-            found = [e.id async for e in mentorship_client.list_mentorships(client, query)]
-            if workflow_id in found:
-                break
-            await asyncio.sleep(0.1)
-        else:
-            raise AssertionError(f"{what}: {query!r} did not find {workflow_id}")
+        # Narrowed to this module's task queue: the shared dev server holds every other test's mentorships too.
+        scoped = f"{query} AND TaskQueue = '{task_queue}'"
+
+        async def finds(scoped: str = scoped) -> bool:
+            return workflow_id in [e.id async for e in mentorship_client.list_mentorships(client, scoped)]
+
+        # Visibility is eventually consistent.
+        await until(finds, f"{what}: {scoped!r} finds {workflow_id}", 30)
     described = await handle.describe()
     attributes = described.typed_search_attributes
     assert attributes.get(sa.MENTOR_ID) == invitation.mentor.id

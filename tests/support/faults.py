@@ -26,7 +26,7 @@ from devtools.mailsink import MailSink, free_port
 from devtools.processes import HOST, DevServer, Worker, distinct_free_ports, worker_env
 from infra.encryption import CONTRACT_DATA_CONVERTER
 from tests.support.builders import MAIL_FROM
-from workflows.contract import MentorshipStatus
+from workflows.contract import MentorshipStatus, feedback_workflow_id
 
 SERVER_START_TIMEOUT = 60.0
 WORKER_START_TIMEOUT = 60.0
@@ -114,10 +114,23 @@ async def fault_stack(folder: Path, *, worker: bool = True) -> AsyncIterator[Fau
 
 
 def mail_key(message: Any) -> MailKey:
-    """(workflow id, step, role); the role is the last part of the Message-ID's left side
-    (``<{mentorship_key}.{step}.{role}@domain>``)."""
+    """(mentorship workflow id, step, role); the role is the last part of the Message-ID's left side
+    (``<{mentorship_key}.{step}.{role}@domain>``). A feedback email comes from the mentorship's Feedback workflow
+    (``feedback-{mentorship_key}``): it is counted under the mentorship it asks about."""
     role = str(message["Message-ID"]).strip().strip("<>").split("@")[0].rsplit(".", 1)[1]
-    return (str(message["X-Mentorship-Workflow-Id"]), str(message["X-Mentorship-Step"]), role)
+    workflow_id = mentorship_of(str(message["X-Mentorship-Workflow-Id"]).strip())
+    return (workflow_id, str(message["X-Mentorship-Step"]).strip(), role)
+
+
+FEEDBACK_PREFIX = feedback_workflow_id("")
+
+
+def mentorship_of(workflow_id: str) -> str:
+    """The mentorship's workflow id for a workflow that sends its emails: itself, or the mentorship a Feedback
+    workflow asks about (``feedback-{workflow id}.{invitation stamp}``, perhaps ``-{run id}`` after it)."""
+    if workflow_id.startswith(FEEDBACK_PREFIX):
+        return workflow_id.removeprefix(FEEDBACK_PREFIX).rsplit(".", 1)[0]
+    return workflow_id
 
 
 class MailIndex:

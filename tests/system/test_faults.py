@@ -33,12 +33,14 @@ from temporalio.api.enums.v1 import EventType, PendingActivityState
 from temporalio.api.sdk.v1 import WorkflowMetadata
 
 import mentorship_client
-from tests.support.faults import FaultStack, MailIndex, MailKey, fault_stack, tally
+from tests.support.faults import FaultStack, MailIndex, MailKey, fault_stack, mentorship_of, tally
 from tests.support.reliability import report
 from tests.support.waiting import until
 from workflows import search_attributes as sa
 from workflows.contract import (
+    SEND_NOTIFICATION,
     TRANSIENT_EMAIL_FAILURE,
+    FeedbackStatus,
     Invitation,
     MentorshipStatus,
     Notification,
@@ -83,6 +85,8 @@ class Timings:
 
 
 FAST = Timings()
+# Both participants of a mentorship that was active are asked for feedback once it ends (workflows/feedback.py).
+FEEDBACK_REQUEST = "feedback-request"
 
 
 @dataclass(frozen=True)
@@ -135,16 +139,26 @@ class Plan:
             for step in ("started", "check-in-1-due", "check-in-1-nudge", "check-in-2-due", "check-in-2-nudge"):
                 steps += [(step, role) for role in both]
             steps += [("check-in-1-at-risk", "coordinator")] + [("wrap-up", role) for role in both]
+            steps += [(FEEDBACK_REQUEST, role) for role in both]
         elif self.kind is Kind.WITHDRAW:
             steps += [("started", role) for role in both] + [("pause-1", "mentee"), ("withdrawn", "mentor")]
+            steps += [(FEEDBACK_REQUEST, role) for role in both]
         elif self.kind is Kind.DECIDE_LATER:
             steps += [("declined", self.initiator)]
         return {self.key(step, role) for step, role in steps}
 
     @property
+    def mentorship_emails(self) -> set[MailKey]:
+        """The emails the mentorship's own workflow sends (the feedback requests come from its Feedback
+        workflow, started once an active mentorship ended)."""
+        return {key for key in self.emails if key[1] != FEEDBACK_REQUEST}
+
+    @property
     def timed_emails(self) -> set[MailKey]:
         """The emails sent when a timer fires (not right after someone acted)."""
         timed = ("reminder", "expired", "-due", "-nudge", "at-risk", "wrap-up")
+        if self.kind in (Kind.TERM, Kind.MUTUAL):
+            timed += (FEEDBACK_REQUEST,)  # asked once the term's timer ended the mentorship
         return {key for key in self.emails if any(part in key[1] for part in timed)}
 
 
@@ -255,7 +269,11 @@ def check_final(plans: list[Plan], finals: dict[str, MentorshipStatus]) -> None:
     for plan in plans:
         final = finals[plan.workflow_id]
         assert final.notification_failures == [], (plan.kind, final.notification_failures)
-        assert final.notifications_sent == len(plan.emails), (plan.kind, final.notifications_sent, final.timeline)
+        assert final.notifications_sent == len(plan.mentorship_emails), (
+            plan.kind,
+            final.notifications_sent,
+            final.timeline,
+        )
         assert final.notifications_pending == 0
         if plan.kind in (Kind.TERM, Kind.MUTUAL):
             assert final.wrap_up_sent and final.missed_total == 1 and final.at_risk, final
@@ -325,7 +343,7 @@ async def test_worker_sigkilled_mid_batch_loses_no_mentorship_and_no_email(tmp_p
         figures = tally(expected, mail.counts())
         # Sends that took a second attempt: those the dead worker had started (re-sent once their heartbeat
         # timeout ran out). Only they can be duplicated: the dead worker may have sent them before it died.
-        resent = await resent_sends(stack, plans)
+        resent = await resent_sends(stack, plans, finals)
         others = max(mail.first_seen[key] for key in expected - resent) - killed_at
         last = max(mail.first_seen[key] for key in expected) - killed_at
         # The sends the dead worker had started: retried once their heartbeat timeout (10 s) ran out, no longer
@@ -356,26 +374,32 @@ async def test_worker_sigkilled_mid_batch_loses_no_mentorship_and_no_email(tmp_p
         assert second.alive and not first.alive
 
 
-async def resent_sends(stack: FaultStack, plans: list[Plan]) -> set[MailKey]:
-    """The emails whose send activity needed more than one attempt, from the workflows' histories."""
+async def resent_sends(stack: FaultStack, plans: list[Plan], finals: dict[str, MentorshipStatus]) -> set[MailKey]:
+    """The emails whose send activity needed more than one attempt, from the histories of the mentorships and
+    of their Feedback workflows."""
     converter = stack.client.data_converter
+    senders = [plan.workflow_id for plan in plans]
+    senders += [f.feedback_workflow_id for f in finals.values() if f.feedback_workflow_id is not None]
 
-    async def of(plan: Plan) -> set[MailKey]:
+    async def of(workflow_id: str) -> set[MailKey]:
         scheduled: dict[int, Notification] = {}
         found: set[MailKey] = set()
-        async for event in stack.handle(plan.workflow_id).fetch_history_events():
-            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+        async for event in stack.handle(workflow_id).fetch_history_events():
+            if (
+                event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+                and event.activity_task_scheduled_event_attributes.activity_type.name == SEND_NOTIFICATION
+            ):
                 payloads = event.activity_task_scheduled_event_attributes.input.payloads
                 [notification] = await converter.decode(payloads, [Notification])
                 scheduled[event.event_id] = notification
             elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
                 started = event.activity_task_started_event_attributes
-                if started.attempt > 1:
+                if started.attempt > 1 and started.scheduled_event_id in scheduled:
                     sent = scheduled[started.scheduled_event_id]
-                    found.add((sent.workflow_id, sent.step, sent.to.value))
+                    found.add((mentorship_of(sent.workflow_id), sent.step, sent.to.value))
         return found
 
-    return set().union(*await asyncio.gather(*(of(plan) for plan in plans)))
+    return set().union(*await asyncio.gather(*(of(workflow_id) for workflow_id in senders)))
 
 
 def expected_of_timed(plans: Iterable[Plan]) -> set[MailKey]:
@@ -609,13 +633,21 @@ async def test_permanent_refusals_are_recorded_and_the_mentorship_goes_on(tmp_pa
         a_expected = {a.key(step, "mentor") for step in ("invitation-sent", "started", "check-in-1-due")}
         b_expected = {b.key("invitation-sent", "mentee"), b.key("started", "mentee")}
         b_expected |= {b.key(step, "mentor") for step in ("invitation-reminder-1", "started", "withdrawn")}
-        expected = a_expected | b_expected
+        # Both were active, so their Feedback workflows ask both participants (A's mentee: refused again).
+        feedback_expected = {a.key(FEEDBACK_REQUEST, "mentor")} | {
+            b.key(FEEDBACK_REQUEST, r) for r in ("mentor", "mentee")
+        }
+        expected = a_expected | b_expected | feedback_expected
         await mail.wait(expected, "every email that was not refused", 20)
         assert a_final.notifications_sent == len(a_expected) and b_final.notifications_sent == len(b_expected)
+        assert a_final.feedback_workflow_id is not None and b_final.feedback_workflow_id is not None
+        a_feedback = await _feedback_settled(stack, a_final.feedback_workflow_id)
+        assert [(f.step, f.to.value) for f in a_feedback.notification_failures] == [(FEEDBACK_REQUEST, "mentee")]
         # Not retried: one SMTP transaction per refusal, and no send activity took a second attempt.
         refusals = stack.sink.attempts - len(stack.sink.deliveries)
-        assert refusals == 5, f"expected 5 refused transactions (no retries), the sink saw {refusals}"
-        for handle in (a_handle, b_handle):
+        assert refusals == 6, f"expected 6 refused transactions (no retries), the sink saw {refusals}"
+        feedback_handles = [stack.handle(f.feedback_workflow_id or "") for f in (a_final, b_final)]
+        for handle in (a_handle, b_handle, *feedback_handles):
             attempts = [
                 event.activity_task_started_event_attributes.attempt
                 async for event in handle.fetch_history_events()
@@ -631,7 +663,7 @@ async def test_permanent_refusals_are_recorded_and_the_mentorship_goes_on(tmp_pa
             emails_delivered=figures.delivered,
             emails_duplicated=figures.duplicated,
             emails_lost=figures.lost,
-            note=f"{refusals} sends refused for good (4 to an unknown mentee, 1 message rejected), each tried once and "
+            note=f"{refusals} sends refused for good (5 to an unknown mentee, 1 message rejected), each tried once and "
             "recorded in notification_failures, the current details and FailedNotifications; both mentorships went on",
         )
         assert figures.lost == 0, figures.missing
@@ -654,3 +686,13 @@ async def _wait_status(stack: FaultStack, workflow_id: str, predicate: Any, what
         return status if predicate(status) else None
 
     return await until(check, what, 20, explain=stack.logs)
+
+
+async def _feedback_settled(stack: FaultStack, feedback_id: str) -> FeedbackStatus:
+    """The Feedback workflow's status once both feedback requests were sent or given up on."""
+
+    async def check() -> FeedbackStatus | None:
+        status = await mentorship_client.feedback_status(stack.client, feedback_id)
+        return status if status.notifications_sent + len(status.notification_failures) == 2 else None
+
+    return await until(check, f"{feedback_id}: both feedback requests settled", 20, explain=stack.logs)
