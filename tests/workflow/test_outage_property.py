@@ -16,6 +16,7 @@ one after a pause's end was refused as paused.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 from collections.abc import Iterator
@@ -88,6 +89,7 @@ class Played:
     turned_away: list[int] = field(default_factory=list)
     broken: list[str] = field(default_factory=list)
     final: MentorshipStatus | None = None
+    feedback_ended: set[str] = field(default_factory=set)
 
 
 def payload(played: Played, step: Step, now: datetime) -> dict[str, Any]:
@@ -114,6 +116,18 @@ async def start(box: Sandbox, story: Story, task_queue: str) -> Played:
     return played
 
 
+async def settle(box: Sandbox, played: Played) -> MentorshipStatus:
+    """Settled; and once an active mentorship has ended, its Feedback workflow (which this property does not
+    compare) is ended too: with its reminder days ahead on a task queue whose worker an outage stops, it would hold
+    the test server's clock while the story sleeps."""
+    status = await settled(box.client, played.workflow_id, played.broken)
+    if status.feedback_workflow_id is not None and status.feedback_workflow_id not in played.feedback_ended:
+        with contextlib.suppress(RPCError):
+            await box.client.get_workflow_handle(status.feedback_workflow_id).terminate("not part of the story")
+        played.feedback_ended.add(status.feedback_workflow_id)
+    return status
+
+
 async def with_outages(box: Sandbox, story: Story) -> Played:
     """The worker stops before each outage step and starts again once its action is sent."""
     task_queue = f"outage-{uuid.uuid4().hex[:8]}"
@@ -129,7 +143,7 @@ async def with_outages(box: Sandbox, story: Story) -> Played:
         for index, step in enumerate(story.steps):
             wait = timedelta(hours=step.wait_hours)
             if step.outage:
-                before = await settled(box.client, played.workflow_id, played.broken)
+                before = await settle(box, played)
                 await stack.aclose()
                 # Without a worker the test server stops skipping time once a timer fires (then its clock runs at
                 # the wall clock's pace): the action is sent a second after the first timer, and reaches the
@@ -143,8 +157,8 @@ async def with_outages(box: Sandbox, story: Story) -> Played:
             await send(played, handle, index, step, now)
             if step.outage:
                 await stack.enter_async_context(worker())
-            await settled(box.client, played.workflow_id, played.broken)
-        played.final = await settled(box.client, played.workflow_id, played.broken)
+            await settle(box, played)
+        played.final = await settle(box, played)
         await end(box, played)
     return played
 
@@ -167,8 +181,8 @@ async def without_outages(box: Sandbox, story: Story, moments: list[timedelta]) 
             await box.env.sleep(played.invited_at + moment - now)
         now = await box.env.get_current_time()
         await send(played, handle, index, step, now)
-        await settled(box.client, played.workflow_id, played.broken)
-    played.final = await settled(box.client, played.workflow_id, played.broken)
+        await settle(box, played)
+    played.final = await settle(box, played)
     await end(box, played)
     return played
 

@@ -114,3 +114,52 @@ async def test_a_second_accept_that_lost_the_race_is_not_refused_as_a_missing_pl
         assert places.released == []
         if cause.type == NO_FREE_PLACE:
             raise Mislabelled(f"refused with {cause.message!r}, but error type {cause.type}")
+
+
+async def test_actions_sent_while_an_acceptance_takes_its_places_apply_after_it_in_order(
+    time_env: WorkflowEnvironment, mail_settings: Settings
+) -> None:
+    """A person accepts by email link and at once records the kick-off check-in, then pauses (signals, as the
+    links and other services send them): neither is refused because the acceptance is still taking its places."""
+    client = time_env.client
+    task_queue = f"gated-places-{uuid.uuid4().hex[:8]}"
+    places = GatedPlaces()
+    invitation = people(Role.MENTOR)
+    mentor, mentee = invitation.mentor.id, invitation.mentee.id
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[Mentorship],
+        activities=[Mailer(mail_settings).send_notification, places.take_places, places.release_places],
+        workflow_runner=WORKFLOW_RUNNER,
+    ):
+        current = await mentorship_client.invite(client, invitation, task_queue=task_queue)
+        workflow_id = current.workflow_id
+        handle = client.get_workflow_handle(workflow_id)
+        await mentorship_client.send(client, workflow_id, "accept", {"by": mentee})
+        await asyncio.wait_for(places.asked.wait(), 10)
+        await mentorship_client.send(client, workflow_id, "check_in", {"by": mentee, "rating": 5, "note": "kick-off"})
+        await mentorship_client.send(client, workflow_id, "pause", {"by": mentor, "reason": "holidays"})
+
+        async def both_signals_in() -> bool:
+            names = [
+                event.workflow_execution_signaled_event_attributes.signal_name
+                async for event in handle.fetch_history_events()
+                if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+            ]
+            return names[-2:] == ["check_in", "pause"]
+
+        await until(both_signals_in, "the check-in and the pause delivered while the places are taken", 10)
+        before = await mentorship_client.status(client, workflow_id)
+        assert before.stage is Stage.INVITED and before.refused_signals == [], before
+        places.gate.set()
+
+        async def settled() -> MentorshipStatus | None:
+            status = await mentorship_client.status(client, workflow_id)
+            return status if status.stage is Stage.PAUSED else None
+
+        status = await until(settled, "accepted, checked in, then paused", 10)
+        assert status.refused_signals == [], status.refused_signals
+        assert [(c.number, c.rating) for c in status.check_ins] == [(1, 5)]
+        assert status.holds_places
+        await mentorship_client.act(client, workflow_id, "withdraw", {"by": mentor})
