@@ -156,7 +156,7 @@ class Plan:
     @property
     def timed_emails(self) -> set[MailKey]:
         """The emails sent when a timer fires (not right after someone acted)."""
-        timed = ("reminder", "expired", "-due", "-nudge", "at-risk", "wrap-up")
+        timed: tuple[str, ...] = ("reminder", "expired", "-due", "-nudge", "at-risk", "wrap-up")
         if self.kind in (Kind.TERM, Kind.MUTUAL):
             timed += (FEEDBACK_REQUEST,)  # asked once the term's timer ended the mentorship
         return {key for key in self.emails if any(part in key[1] for part in timed)}
