@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from infra.links import LinkAction, link_for
+from infra.local_time import moment_for
 from infra.settings import Settings
 from workflows.contract import Audience, Invitation, Notice, Notification, Person, Role
 from workflows.durations import count as _count
 from workflows.durations import humanize_duration, humanize_every
 from workflows.effects import describe_change
-from workflows.text import escape_html, moment
+from workflows.text import escape_html
 
 LINK_PLACEHOLDERS = frozenset({"workflow_id", "action", "participant_id"})
 
@@ -250,6 +251,11 @@ class _Cast:
         )
 
 
+def _when(n: Notification) -> str:
+    """The moment the notice is about, as its recipient reads it: in their zone and locale (UTC for nobody's)."""
+    return moment_for(n.recipient, n.at)
+
+
 def _capitalized(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -288,7 +294,7 @@ def _invitation(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
 
 def _answer(draft: _Draft, n: Notification, settings: Settings) -> None:
     if n.at is not None:
-        draft.para(f"Please answer by {moment(n.at)}; the invitation expires after that.")
+        draft.para(f"Please answer by {_when(n)}; the invitation expires after that.")
     draft.links([("Accept", action_link(settings, n, "accept")), ("Decline", action_link(settings, n, "decline"))])
 
 
@@ -297,7 +303,7 @@ def _invitation_sent(n: Notification, cast: _Cast, settings: Settings) -> _Draft
     draft = _Draft(f"Your invitation to {invitee.name} is on its way")
     draft.para(f"We have sent your mentorship invitation to {invitee.name}.")
     if n.at is not None:
-        draft.para(f"They have until {moment(n.at)} to answer. We will let you know as soon as they do.")
+        draft.para(f"They have until {_when(n)} to answer. We will let you know as soon as they do.")
     else:
         draft.para("We will let you know as soon as they answer.")
     return draft
@@ -326,7 +332,7 @@ def _mentorship_started(n: Notification, cast: _Cast, settings: Settings) -> _Dr
     if not cast.recipient_acted and cast.actor is not None:
         draft.quote(f"A note from {cast.actor.name}:", n.text)
     plan = f"You will check in {_cadence(n.invitation)}"
-    draft.para(f"{plan}; the first check-in is due {moment(n.at)}." if n.at is not None else f"{plan}.")
+    draft.para(f"{plan}; the first check-in is due {_when(n)}." if n.at is not None else f"{plan}.")
     term = _term_sentence(n.invitation)
     if term is not None:
         draft.para(term)
@@ -353,7 +359,7 @@ def _invitation_declined(n: Notification, cast: _Cast, settings: Settings) -> _D
 
 def _invitation_expired(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
     invitee, inviter = cast.invitee, cast.initiator
-    when = f" on {moment(n.at)}" if n.at is not None else ""
+    when = f" on {_when(n)}" if n.at is not None else ""
     if cast.is_initiator:
         draft = _Draft(f"Your invitation to {invitee.name} has expired")
         draft.para(f"{invitee.name} did not answer your mentorship invitation, and it expired{when}.")
@@ -405,7 +411,7 @@ def _number(n: Notification) -> str:
 def _check_in_due(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
     which = _number(n)
     draft = _Draft(f"Time for {which} with {cast.pair}")
-    due = f", due {moment(n.at)}" if n.at is not None else ""
+    due = f", due {_when(n)}" if n.at is not None else ""
     draft.para(f"It's time for {which} with {cast.pair}{due}.")
     if n.missed_in_a_row:
         draft.para(
@@ -421,7 +427,7 @@ def _check_in_due(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
 def _check_in_nudge(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
     which = _number(n)
     draft = _Draft(f"Reminder: {which} with {cast.pair} is waiting")
-    due = f" was due {moment(n.at)} and" if n.at is not None else ""
+    due = f" was due {_when(n)} and" if n.at is not None else ""
     draft.para(f"A friendly reminder: {which} with {cast.pair}{due} has not been recorded yet.")
     draft.para("If you have already met, please record it now; if not, now is a good moment to find a time.")
     draft.links([("Record the check-in", action_link(settings, n, "check_in"))])
@@ -439,7 +445,7 @@ def _at_risk(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
     )
     latest = f"The latest one missed is check-in {n.check_in_number}" if n.check_in_number is not None else ""
     if n.at is not None:
-        latest = f"{latest}, due {moment(n.at)}" if latest else f"The last missed one was due {moment(n.at)}"
+        latest = f"{latest}, due {_when(n)}" if latest else f"The last missed one was due {_when(n)}"
     if latest:
         draft.para(f"{latest}.")
     draft.para("A short word from you may help them get back on track.")
@@ -466,7 +472,7 @@ def _paused(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
         who = f"{cast.actor.name} paused"
     else:
         who = "We paused"
-    until = f" until {moment(n.at)}" if n.at is not None else ""
+    until = f" until {_when(n)}" if n.at is not None else ""
     draft.para(f"{who} {cast.acted_on()}{until}.")
     draft.quote("Your reason:" if cast.recipient_acted else "The reason given:", n.text)
     if n.at is not None:
@@ -487,7 +493,7 @@ def _resumed(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
     if not cast.recipient_acted and cast.actor is not None:
         draft.quote(f"A note from {cast.actor.name}:", n.text)
     if n.at is not None:
-        draft.para(f"The next check-in is due {moment(n.at)}.")
+        draft.para(f"The next check-in is due {_when(n)}.")
     return draft
 
 
@@ -509,7 +515,7 @@ def _withdrawn(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
 
 def _wrap_up(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
     draft = _Draft(f"{_capitalized(cast.the_mentorship())} has come to an end: how did it go?")
-    when = f" on {moment(n.at)}" if n.at is not None else ""
+    when = f" on {_when(n)}" if n.at is not None else ""
     draft.para(f"The planned term of {cast.the_mentorship()} ended{when}. Thank you for taking part!")
     if cast.role is not None:
         draft.para(
@@ -554,7 +560,7 @@ def _change_proposed(n: Notification, cast: _Cast, settings: Settings) -> _Draft
         draft.para(f"You proposed a change to {cast.the_mentorship()}{_the_change(n)}.")
         draft.quote("Your note:", n.text)
         if n.at is not None:
-            draft.para(f"{cast.pair} has until {moment(n.at)} to accept or decline it.")
+            draft.para(f"{cast.pair} has until {_when(n)} to accept or decline it.")
         return draft
     who = proposer.name if proposer is not None else "One of the participants"
     draft = _Draft(f"{who} proposes a change to {_on(cast)}")
@@ -565,10 +571,10 @@ def _change_proposed(n: Notification, cast: _Cast, settings: Settings) -> _Draft
     if proposer is not None:
         draft.quote(f"A note from {proposer.name}:", n.text)
     if cast.role is None:
-        until = f" It is open until {moment(n.at)}." if n.at is not None else ""
+        until = f" It is open until {_when(n)}." if n.at is not None else ""
         draft.para(f"Nothing changes unless the other participant accepts it.{until}")
         return draft
-    until = f" Please answer by {moment(n.at)}; the proposal lapses after that." if n.at is not None else ""
+    until = f" Please answer by {_when(n)}; the proposal lapses after that." if n.at is not None else ""
     draft.para(f"Nothing changes unless you accept it.{until}")
     draft.links(
         [
@@ -605,11 +611,11 @@ def _change_accepted(n: Notification, cast: _Cast, settings: Settings) -> _Draft
     if n.proposal is None or n.proposal.check_in_every is not None:
         cadence = f"Check-ins are now {_cadence(n.invitation)}"
         if n.at is not None:
-            draft.para(f"{cadence}; the next one is due {moment(n.at)}.")
+            draft.para(f"{cadence}; the next one is due {_when(n)}.")
         else:
             draft.para(f"{cadence}; none are due while the mentorship is paused.")
     elif n.at is not None:
-        draft.para(f"The next check-in is due {moment(n.at)}.")
+        draft.para(f"The next check-in is due {_when(n)}.")
     return draft
 
 
@@ -643,7 +649,7 @@ def _change_withdrawn(n: Notification, cast: _Cast, settings: Settings) -> _Draf
 
 def _change_lapsed(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
     proposer = _proposer(n, cast)
-    when = f" on {moment(n.at)}" if n.at is not None else ""
+    when = f" on {_when(n)}" if n.at is not None else ""
     if cast.role is not None and (proposer is None or _is_recipient(cast, proposer)):
         draft = _Draft(f"{cast.pair} did not answer your proposed change in time")
         draft.para(
@@ -671,7 +677,7 @@ def _term_changed(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
     if proposer is not None and cast.actor is not None and proposer != cast.actor:
         draft.para(f"{proposer.name} proposed it and {cast.actor.name} accepted.")
     if n.at is not None:
-        draft.para(f"The mentorship now runs until {moment(n.at)}.")
+        draft.para(f"The mentorship now runs until {_when(n)}.")
     draft.para(f"They check in {_cadence(inv)}. Nothing is needed from you.")
     return draft
 
@@ -699,7 +705,7 @@ def _feedback_request(n: Notification, cast: _Cast, settings: Settings) -> _Draf
         names = f"{n.invitation.mentor.name} and {n.invitation.mentee.name}"
         draft = _Draft(f"{names} are asked for feedback on their mentorship")
         draft.para(f"{_capitalized(cast.the_mentorship())} has ended; both of them are asked how it went.")
-        until = f"; feedback closes on {moment(n.at)}" if n.at is not None else ""
+        until = f"; feedback closes on {_when(n)}" if n.at is not None else ""
         draft.para(f"You will get a summary of their answers once both have answered{until}.")
         return draft
     draft = _Draft(f"How did {cast.the_mentorship()} go?")
@@ -708,7 +714,7 @@ def _feedback_request(n: Notification, cast: _Cast, settings: Settings) -> _Draf
         "We would love to hear how it went. Three short questions, a minute at most:", _feedback_questions(cast)
     )
     if n.at is not None:
-        draft.para(f"You can give your feedback until {moment(n.at)}.")
+        draft.para(f"You can give your feedback until {_when(n)}.")
     seen = _who_sees_feedback(n)
     if seen is not None:
         draft.para(seen)
@@ -719,7 +725,7 @@ def _feedback_request(n: Notification, cast: _Cast, settings: Settings) -> _Draf
 def _feedback_reminder(n: Notification, cast: _Cast, settings: Settings) -> _Draft:
     if cast.role is None:
         draft = _Draft(f"Feedback on {cast.the_mentorship()} is still open")
-        until = f" until {moment(n.at)}" if n.at is not None else ""
+        until = f" until {_when(n)}" if n.at is not None else ""
         draft.para(f"Feedback on {cast.the_mentorship()} is open{until}; not everyone has answered yet.")
         draft.para("You will get a summary once both have answered, or when feedback closes.")
         return draft
@@ -730,7 +736,7 @@ def _feedback_reminder(n: Notification, cast: _Cast, settings: Settings) -> _Dra
         "note if you like."
     )
     if n.at is not None:
-        draft.para(f"Feedback is open until {moment(n.at)}. If you would rather not answer, there is nothing to do.")
+        draft.para(f"Feedback is open until {_when(n)}. If you would rather not answer, there is nothing to do.")
     else:
         draft.para("If you would rather not answer, there is nothing to do.")
     draft.links([("Give feedback", action_link(settings, n, "feedback"))])
@@ -753,7 +759,7 @@ def _feedback_summary(n: Notification, cast: _Cast, settings: Settings) -> _Draf
     if len(answers) == len(Role):
         draft.para(f"Both participants of {cast.the_mentorship()} have given their feedback.")
     else:
-        closed = f" on {moment(n.at)}" if n.at is not None else ""
+        closed = f" on {_when(n)}" if n.at is not None else ""
         draft.para(f"Feedback on {cast.the_mentorship()} closed{closed}.")
     for role in Role:
         person = inv.person(role)

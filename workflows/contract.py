@@ -33,6 +33,7 @@ from pydantic import (
 
 from workflows.durations import default_grace, default_remind_after, parse_duration
 from workflows.text import truncate
+from workflows.zones import check_locale, check_time_zone
 
 WORKFLOW_TYPE = "Mentorship"
 DEFAULT_TASK_QUEUE = "mentorship"
@@ -202,12 +203,40 @@ def fitting_grace(check_in_every: str, check_in_grace: str | None) -> str:
     return check_in_grace
 
 
+def _time_zone(value: str, info: ValidationInfo) -> str:
+    return value if _trusted(info) else check_time_zone(value)
+
+
+def _locale(value: str, info: ValidationInfo) -> str:
+    return value if _trusted(info) else check_locale(value)
+
+
+TimeZoneName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64),
+    AfterValidator(_time_zone),
+    Field(description="IANA time zone name, e.g. 'Europe/Berlin'; times this person reads are in it"),
+]
+LocaleTag = Annotated[
+    str,
+    StringConstraints(min_length=2, max_length=35),
+    AfterValidator(_locale),
+    Field(description="Language tag of a shipped language, with a region if wished (e.g. 'en', 'en-GB')"),
+]
+
+
 class Person(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: ParticipantId
     name: PersonName
     email: EmailAddress
+    time_zone: TimeZoneName | None = Field(
+        default=None, description="Their IANA time zone; without one they read UTC, and no quiet hours apply"
+    )
+    locale: LocaleTag | None = Field(
+        default=None, description="How dates and numbers read for them (a shipped language, any region)"
+    )
 
 
 class Invitation(BaseModel):
