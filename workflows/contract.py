@@ -625,6 +625,10 @@ class Notification(BaseModel):
     invitation: Invitation
     actor: Role | None = Field(default=None, description="Who did what this notice reports")
     at: datetime | None = Field(default=None, description="The moment the notice is about (due, expiry, ...)")
+    issued_at: datetime | None = Field(
+        default=None,
+        description="When the workflow decided to send it (workflow time): quiet hours and calendar updates go by it",
+    )
     check_in_number: int | None = None
     missed_in_a_row: int | None = None
     text: str | None = Field(default=None, description="A note or reason a participant wrote")

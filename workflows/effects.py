@@ -132,6 +132,7 @@ class Change:
                 invitation=inv if kind in SHOWS_THE_INVITATION else _without_its_text(inv),
                 actor=actor,
                 at=at,
+                issued_at=self.now,
                 text=text,
                 check_in_number=check_in_number,
                 missed_in_a_row=missed_in_a_row,

@@ -54,7 +54,7 @@ def started(workflow_id: str, start: FeedbackStart, now: datetime) -> tuple[Feed
         ended_at=start.ended_at,
         closes_at=after(start.invitation.feedback_within, now),
     )
-    asks = [_notice(state, Notice.FEEDBACK_REQUEST, "feedback-request", Audience(role.value)) for role in Role]
+    asks = [_notice(state, Notice.FEEDBACK_REQUEST, "feedback-request", Audience(role.value), now) for role in Role]
     return state, asks
 
 
@@ -86,7 +86,7 @@ def given(state: FeedbackStatus, feedback: FeedbackInput, now: datetime) -> list
             at=now,
         )
     )
-    return close(state) if all(state.answered(r) for r in Role) else []
+    return close(state, now) if all(state.answered(r) for r in Role) else []
 
 
 def next_due(state: FeedbackStatus) -> NextFeedbackDue | None:
@@ -102,23 +102,23 @@ def fell_due(state: FeedbackStatus, due: NextFeedbackDue) -> list[Notification]:
     if due.event is FeedbackDue.REMINDER:
         state.reminders_sent += 1
         return [
-            _notice(state, Notice.FEEDBACK_REMINDER, "feedback-reminder", Audience(role.value))
+            _notice(state, Notice.FEEDBACK_REMINDER, "feedback-reminder", Audience(role.value), due.at)
             for role in Role
             if not state.answered(role)
         ]
-    return close(state)
+    return close(state, due.at)
 
 
-def close(state: FeedbackStatus) -> list[Notification]:
+def close(state: FeedbackStatus, now: datetime | None = None) -> list[Notification]:
     """The window closes: the coordinator, when named, gets the one summary."""
     state.closed = True
     if state.invitation.coordinator is None:
         return []
     state.summary_sent = True
-    return [_notice(state, Notice.FEEDBACK_SUMMARY, "feedback-summary", Audience.COORDINATOR)]
+    return [_notice(state, Notice.FEEDBACK_SUMMARY, "feedback-summary", Audience.COORDINATOR, now)]
 
 
-def _notice(state: FeedbackStatus, kind: Notice, step: str, to: Audience) -> Notification:
+def _notice(state: FeedbackStatus, kind: Notice, step: str, to: Audience, issued_at: datetime | None) -> Notification:
     inv = state.invitation
     recipient = inv.coordinator if to is Audience.COORDINATOR else inv.person(Role(to.value))
     assert recipient is not None
@@ -132,6 +132,7 @@ def _notice(state: FeedbackStatus, kind: Notice, step: str, to: Audience) -> Not
         recipient=recipient,
         invitation=inv.model_copy(update={"message": None, "focus_areas": []}),
         at=state.closes_at,
+        issued_at=issued_at,
         feedback=list(state.answers) if kind is Notice.FEEDBACK_SUMMARY else [],
     )
 
