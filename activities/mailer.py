@@ -23,9 +23,11 @@ import contextlib
 import re
 import time
 from datetime import UTC, datetime
+from email import encoders
 from email.charset import QP, Charset
 from email.header import Header
 from email.message import Message
+from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr, parseaddr
@@ -34,7 +36,9 @@ import aiosmtplib
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.calendar import FILENAME, Method, calendar_for, calendar_method
 from activities.messages import check_link_template, render
+from infra.quiet_hours import held_until
 from infra.settings import Settings
 from workflows import metrics
 from workflows.contract import (
@@ -88,6 +92,17 @@ def _address(name: str, address: str) -> str:
     return f"{Header(name, _UTF8, maxlinelen=76, header_name='To').encode()} <{_header(address)}>"
 
 
+def _calendar_part(data: bytes, method: Method) -> MIMEBase:
+    """The .ics file (activities/calendar.py) as an attachment calendar programs act on: ``text/calendar`` with its
+    iTIP method, in base64 so that its CRLF lines arrive as written."""
+    part = MIMEBase("text", "calendar", charset="utf-8", method=method.value, name=FILENAME)
+    del part["MIME-Version"]
+    part.set_payload(data)
+    encoders.encode_base64(part)
+    part.add_header("Content-Disposition", "attachment", filename=FILENAME)
+    return part
+
+
 class Mailer:
     """Holds the SMTP settings; register ``Mailer(settings).send_notification`` with the worker."""
 
@@ -115,7 +130,10 @@ class Mailer:
     def build_message(self, notification: Notification, now: datetime | None = None) -> Message:
         rendered = render(notification, self.settings)
         recipient = notification.recipient
-        message = MIMEMultipart("alternative")
+        # With a calendar file (activities/calendar.py): multipart/mixed of the text and HTML alternative and the file.
+        calendar, method = calendar_for(notification, self.settings.mail_from), calendar_method(notification)
+        body = MIMEMultipart("alternative")
+        message = body if calendar is None else MIMEMultipart("mixed")
         message["From"] = _header(self.settings.mail_from)
         message["To"] = _address(recipient.name, str(recipient.email))
         subject = _header(rendered.subject)
@@ -127,8 +145,12 @@ class Mailer:
         message["X-Mentorship-Step"] = _header(notification.step)
         # RFC 3834: tells autoresponders (vacation replies) not to answer.
         message["Auto-Submitted"] = "auto-generated"
-        message.attach(MIMEText(rendered.text, "plain", _UTF8))  # type: ignore[arg-type]
-        message.attach(MIMEText(rendered.html, "html", _UTF8))  # type: ignore[arg-type]
+        body.attach(MIMEText(rendered.text, "plain", _UTF8))  # type: ignore[arg-type]
+        body.attach(MIMEText(rendered.html, "html", _UTF8))  # type: ignore[arg-type]
+        if calendar is not None and method is not None:
+            del body["MIME-Version"]
+            message.attach(body)
+            message.attach(_calendar_part(calendar, method))
         return message
 
     def _client(self) -> aiosmtplib.SMTP:
@@ -187,6 +209,13 @@ class Mailer:
     @activity.defn(name=SEND_NOTIFICATION)
     async def send_notification(self, notification: Notification) -> SendReceipt:
         address = str(notification.recipient.email)
+        if not notification.deliver_now and notification.issued_at is not None:
+            # Decided here, from this worker's zone database; the answer is recorded in the workflow's history,
+            # which waits and sends it again with deliver_now (workflows/delivery.py).
+            until = held_until(notification.issued_at, notification.recipient.time_zone, self.settings.quiet_hours)
+            if until is not None:
+                activity.logger.info("mail %s to %s held for quiet hours until %s", notification.kind, address, until)
+                return SendReceipt(message_id=self.message_id(notification), accepted=[], held_until=until)
         try:
             message = self.build_message(notification)
         except Exception as exc:

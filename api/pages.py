@@ -11,11 +11,13 @@ recipient has given feedback, or feedback has closed, it says so.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
 from infra.links import CHANGE_ACTIONS, LinkClaims
+from infra.local_time import moment_for
 from workflows.contract import (
     FeedbackInput,
     FeedbackStatus,
@@ -30,7 +32,7 @@ from workflows.contract import (
 from workflows.durations import humanize_duration, humanize_every
 from workflows.effects import describe_change
 from workflows.plan import after
-from workflows.text import escape_html, moment
+from workflows.text import escape_html
 
 Tone = Literal["ask", "done", "problem"]
 
@@ -196,8 +198,12 @@ def too_large() -> Page:
 # --- Whether a link still applies -------------------------------------------------------------------------
 
 
-def _when(value: datetime | None) -> str:
-    return moment(value, missing="earlier")
+def _clock(claims: LinkClaims, invitation: Invitation) -> Callable[[datetime | None], str]:
+    """How the link's holder reads a moment: in their time zone and locale (UTC for people without a zone);
+    'earlier' for a moment not known."""
+    role = invitation.role_of(claims.p)
+    reader = None if role is None else invitation.person(role)
+    return lambda value: moment_for(reader, value, missing="earlier")
 
 
 def _person(status: MentorshipStatus, participant_id: str) -> Person | None:
@@ -207,6 +213,7 @@ def _person(status: MentorshipStatus, participant_id: str) -> Person | None:
 
 def refusal_for(claims: LinkClaims, status: MentorshipStatus, now: datetime) -> Page | None:
     """Why this link cannot act now (used, out of date, expired), as a page; None when it can."""
+    when = _clock(claims, status.invitation)
     inv = status.invitation
     if claims.w != status.workflow_id or claims.k != invitation_stamp(status.invited_at):
         return Page(
@@ -235,12 +242,13 @@ def refusal_for(claims: LinkClaims, status: MentorshipStatus, now: datetime) -> 
         return Page(
             410,
             "This link has expired",
-            [f"It could be used until {moment(claims.expires_at)}.", NOTHING_CHANGED],
+            [f"It could be used until {when(claims.expires_at)}.", NOTHING_CHANGED],
         )
     return None
 
 
 def _invitation_answered(claims: LinkClaims, status: MentorshipStatus) -> Page:
+    when = _clock(claims, status.invitation)
     used = _USED
     stage = status.stage
     if status.accepted_at is not None:
@@ -248,34 +256,35 @@ def _invitation_answered(claims: LinkClaims, status: MentorshipStatus) -> Page:
             return Page(
                 409,
                 "You have already accepted",
-                [f"The invitation was accepted on {_when(status.accepted_at)}; the mentorship is {stage}.", used],
+                [f"The invitation was accepted on {when(status.accepted_at)}; the mentorship is {stage}.", used],
             )
         return Page(
             409,
             "The invitation was already accepted",
-            [f"It was accepted on {_when(status.accepted_at)}, so it can no longer be declined.", NOTHING_CHANGED],
+            [f"It was accepted on {when(status.accepted_at)}, so it can no longer be declined.", NOTHING_CHANGED],
         )
     if stage is Stage.DECLINED:
         if claims.a == "decline":
-            return Page(409, "You have already declined", [f"You declined on {_when(status.ended_at)}.", used])
+            return Page(409, "You have already declined", [f"You declined on {when(status.ended_at)}.", used])
         return Page(
-            409, "The invitation was declined", [f"It was declined on {_when(status.ended_at)}.", NOTHING_CHANGED]
+            409, "The invitation was declined", [f"It was declined on {when(status.ended_at)}.", NOTHING_CHANGED]
         )
     if stage is Stage.EXPIRED:
         return Page(
             409,
             "The invitation has expired",
-            [f"It expired on {_when(status.ended_at)} without an answer.", NOTHING_CHANGED],
+            [f"It expired on {when(status.ended_at)} without an answer.", NOTHING_CHANGED],
         )
     initiator = status.invitation.person(status.invitation.initiated_by)
     return Page(
         409,
         "The invitation was withdrawn",
-        [f"{initiator.name} withdrew it on {_when(status.ended_at)}.", NOTHING_CHANGED],
+        [f"{initiator.name} withdrew it on {when(status.ended_at)}.", NOTHING_CHANGED],
     )
 
 
 def _check_in_not_open(claims: LinkClaims, status: MentorshipStatus) -> Page | None:
+    when = _clock(claims, status.invitation)
     number = claims.n
     recorded = next((c for c in status.check_ins if c.number == number), None)
     if recorded is not None:
@@ -284,7 +293,7 @@ def _check_in_not_open(claims: LinkClaims, status: MentorshipStatus) -> Page | N
         return Page(
             409,
             f"Check-in {number} is already recorded",
-            [f"{by} recorded it on {moment(recorded.at)}.", _USED],
+            [f"{by} recorded it on {when(recorded.at)}.", _USED],
         )
     if not status.stage.is_open:
         return Page(409, "The mentorship has ended", [f"It is {status.stage} now.", NOTHING_CHANGED])
@@ -309,6 +318,7 @@ def _check_in_not_open(claims: LinkClaims, status: MentorshipStatus) -> Page | N
 
 def _change_not_open(claims: LinkClaims, status: MentorshipStatus) -> Page | None:
     """None while the link's proposal is the open one; otherwise what became of it (from the timeline), as a page."""
+    when = _clock(claims, status.invitation)
     number = claims.n
     proposal = status.proposal
     if proposal is not None and proposal.number == number:
@@ -326,16 +336,16 @@ def _change_not_open(claims: LinkClaims, status: MentorshipStatus) -> Page | Non
     outcome = fate.event.removeprefix(f"change {number} ") if fate is not None else None
     if fate is not None and fate.by == claims.p:
         if outcome == "accepted" and claims.a == "accept_change":
-            return Page(409, "You have already accepted this change", [f"You accepted it on {_when(fate.at)}.", _USED])
+            return Page(409, "You have already accepted this change", [f"You accepted it on {when(fate.at)}.", _USED])
         if outcome == "declined" and claims.a == "decline_change":
-            return Page(409, "You have already declined this change", [f"You declined it on {_when(fate.at)}.", _USED])
+            return Page(409, "You have already declined this change", [f"You declined it on {when(fate.at)}.", _USED])
     if not status.stage.is_open:
         return Page(
             409,
             "The mentorship has ended",
             [f"It is {status.stage} now, so the proposed change no longer applies.", NOTHING_CHANGED],
         )
-    at = _when(fate.at if fate is not None else None)
+    at = when(fate.at if fate is not None else None)
     if outcome == "accepted":
         why = f"It was accepted on {at}, so it can no longer be declined."
     elif outcome == "declined":
@@ -350,11 +360,11 @@ def _change_not_open(claims: LinkClaims, status: MentorshipStatus) -> Page | Non
     paragraphs = [why]
     if proposal is not None:
         if proposal.by == claims.p:
-            paragraphs.append(f"You proposed another change since, open until {moment(proposal.lapses_at)}.")
+            paragraphs.append(f"You proposed another change since, open until {when(proposal.lapses_at)}.")
         else:
             proposer = status.invitation.person(proposal.role)
             paragraphs.append(
-                f"{proposer.name} proposed another change since, open until {moment(proposal.lapses_at)}; "
+                f"{proposer.name} proposed another change since, open until {when(proposal.lapses_at)}; "
                 "its email has the links."
             )
     paragraphs.append(NOTHING_CHANGED)
@@ -366,6 +376,7 @@ def _change_not_open(claims: LinkClaims, status: MentorshipStatus) -> Page | Non
 
 def confirmation(claims: LinkClaims, status: MentorshipStatus, *, values: dict[str, str], error: str | None) -> Page:
     """The page a valid link opens: what it will do, a form, and a button that does it."""
+    when = _clock(claims, status.invitation)
     inv = status.invitation
     me = _person(status, claims.p)
     assert me is not None
@@ -382,7 +393,7 @@ def confirmation(claims: LinkClaims, status: MentorshipStatus, *, values: dict[s
             paragraphs.append("What they would like to focus on: " + ", ".join(inv.focus_areas) + ".")
         paragraphs.append(f"If you accept, you will check in together {humanize_every(inv.check_in_every)}.")
         if status.expires_at is not None:
-            paragraphs.append(f"The invitation is open until {moment(status.expires_at)}.")
+            paragraphs.append(f"The invitation is open until {when(status.expires_at)}.")
         quote = ("Their message to you:", inv.message) if inv.message else None
         if claims.a == "accept":
             form = Form(
@@ -404,7 +415,7 @@ def confirmation(claims: LinkClaims, status: MentorshipStatus, *, values: dict[s
     other = inv.person(role.other)
     paragraphs = [hello]
     if status.next_check_in_due is not None:
-        paragraphs.append(f"Check-in {claims.n} with {other.name} is due {moment(status.next_check_in_due)}.")
+        paragraphs.append(f"Check-in {claims.n} with {other.name} is due {when(status.next_check_in_due)}.")
     paragraphs.append("Once you have met, record it here; it tells both of you the next one is on its way.")
     form = Form(
         "Record the check-in",
@@ -420,6 +431,7 @@ def confirmation(claims: LinkClaims, status: MentorshipStatus, *, values: dict[s
 def _change_confirmation(
     claims: LinkClaims, status: MentorshipStatus, hello: str, values: dict[str, str], error: str | None
 ) -> Page:
+    when = _clock(claims, status.invitation)
     proposal = status.proposal
     assert proposal is not None and proposal.number == claims.n, "refusal_for admits the open proposal only"
     inv = status.invitation
@@ -431,14 +443,14 @@ def _change_confirmation(
         if status.term_ends_at is not None:
             longer = after(proposal.extend_term_by, status.term_ends_at)
             paragraphs.append(
-                f"At present the term ends on {moment(status.term_ends_at)}; with the change, on {moment(longer)}."
+                f"At present the term ends on {when(status.term_ends_at)}; with the change, on {when(longer)}."
             )
         else:
             paragraphs.append(
                 f"The mentorship has no end date yet; it would end {humanize_duration(proposal.extend_term_by)} "
                 "after you accept."
             )
-    paragraphs.append(f"Nothing changes unless you accept. The proposal is open until {moment(proposal.lapses_at)}.")
+    paragraphs.append(f"Nothing changes unless you accept. The proposal is open until {when(proposal.lapses_at)}.")
     quote = (f"A note from {proposer.name}:", proposal.note) if proposal.note else None
     status_code = 200 if error is None else 422
     if claims.a == "accept_change":
@@ -458,13 +470,14 @@ def _change_confirmation(
 
 def done(claims: LinkClaims, status: MentorshipStatus, proposal: Proposal | None = None) -> Page:
     """What the link did; ``proposal`` is the proposed change a change link answered (no longer in ``status``)."""
+    when = _clock(claims, status.invitation)
     inv = status.invitation
     role = inv.role_of(claims.p)
     assert role is not None
     other = inv.person(role.other)
     if claims.a == "accept":
         due = status.next_check_in_due
-        first = f" The first check-in is due {moment(due)}." if due is not None else ""
+        first = f" The first check-in is due {when(due)}." if due is not None else ""
         return Page(
             200,
             f"You accepted: your mentorship with {other.name} has started",
@@ -476,11 +489,11 @@ def done(claims: LinkClaims, status: MentorshipStatus, proposal: Proposal | None
     if claims.a == "accept_change":
         paragraphs = [f"From now on: {describe_change(proposal)}."] if proposal is not None else []
         if proposal is not None and proposal.extend_term_by is not None and status.term_ends_at is not None:
-            paragraphs.append(f"The mentorship now runs until {moment(status.term_ends_at)}.")
+            paragraphs.append(f"The mentorship now runs until {when(status.term_ends_at)}.")
         if status.next_check_in_due is not None:
             paragraphs.append(
                 f"Check-ins are {humanize_every(status.invitation.check_in_every)}; the next one is due "
-                f"{moment(status.next_check_in_due)}."
+                f"{when(status.next_check_in_due)}."
             )
         paragraphs.append(f"We have let {other.name} know.")
         return Page(200, f"You accepted {other.name}'s proposed change", paragraphs, tone="done")
@@ -491,7 +504,7 @@ def done(claims: LinkClaims, status: MentorshipStatus, proposal: Proposal | None
             ["Nothing changes. We have let them know."],
             tone="done",
         )
-    following = f" The next one is due {moment(status.next_check_in_due)}." if status.next_check_in_due else ""
+    following = f" The next one is due {when(status.next_check_in_due)}." if status.next_check_in_due else ""
     return Page(200, f"Check-in {claims.n} is recorded", [f"Thank you!{following}"], tone="done")
 
 
@@ -499,12 +512,13 @@ def refused(reason: str) -> Page:
     return Page(409, "That did not go through", [reason, NOTHING_CHANGED])
 
 
-def no_free_place(reason: str, status: MentorshipStatus) -> Page:
+def no_free_place(reason: str, claims: LinkClaims, status: MentorshipStatus) -> Page:
     """An acceptance refused because the mentor or the mentee is at their limit: the invitation stays open."""
+    when = _clock(claims, status.invitation)
     paragraphs = [f"{reason.rstrip('.')}."]
     if status.expires_at is not None:
         paragraphs.append(
-            f"The invitation stays open until {moment(status.expires_at)}: this link accepts it once a place is free."
+            f"The invitation stays open until {when(status.expires_at)}: this link accepts it once a place is free."
         )
     paragraphs.append(NOTHING_CHANGED)
     return Page(409, "There is no free place right now", paragraphs)
@@ -524,6 +538,7 @@ def _feedback_person(invitation: Invitation, participant_id: str) -> tuple[Perso
 
 def feedback_refusal_for(claims: LinkClaims, status: FeedbackStatus, now: datetime) -> Page | None:
     """Why this feedback link cannot act now (given already, closed, expired), as a page; None when it can."""
+    when = _clock(claims, status.invitation)
     inv = status.invitation
     if claims.w != status.workflow_id or claims.k != invitation_stamp(status.invited_at):
         return Page(
@@ -539,33 +554,34 @@ def feedback_refusal_for(claims: LinkClaims, status: FeedbackStatus, now: dateti
         return Page(
             409,
             "You already gave feedback on this mentorship",
-            [f"You gave it on {moment(answer.at)}: {answer.rating} out of 5. Thank you!", _USED],
+            [f"You gave it on {when(answer.at)}: {answer.rating} out of 5. Thank you!", _USED],
         )
     if status.closed:
         return Page(
             409,
             "Feedback on this mentorship is closed",
-            [f"It was open until {moment(status.closes_at)}.", NOTHING_CHANGED],
+            [f"It was open until {when(status.closes_at)}.", NOTHING_CHANGED],
         )
     if claims.expires_at <= now:
         return Page(
             410,
             "This link has expired",
-            [f"It could be used until {moment(claims.expires_at)}.", NOTHING_CHANGED],
+            [f"It could be used until {when(claims.expires_at)}.", NOTHING_CHANGED],
         )
     return None
 
 
 def feedback_form(claims: LinkClaims, status: FeedbackStatus, *, values: dict[str, str], error: str | None) -> Page:
     """The page a valid feedback link opens: the three questions, and a button that gives the answers."""
+    when = _clock(claims, status.invitation)
     found = _feedback_person(status.invitation, claims.p)
     assert found is not None, "feedback_refusal_for admits the participants only"
     me, other = found
     how = "came to the end of its term" if status.ended is Stage.COMPLETED else "ended"
     paragraphs = [
         f"Hi {me.name},",
-        f"Your mentorship with {other.name} {how} on {moment(status.ended_at)}. Thank you for the time you gave to it!",
-        f"You can give your feedback once, until {moment(status.closes_at)}.",
+        f"Your mentorship with {other.name} {how} on {when(status.ended_at)}. Thank you for the time you gave to it!",
+        f"You can give your feedback once, until {when(status.closes_at)}.",
     ]
     coordinator = status.invitation.coordinator
     if coordinator is not None:
@@ -598,6 +614,7 @@ def feedback_form(claims: LinkClaims, status: FeedbackStatus, *, values: dict[st
 
 def feedback_given(claims: LinkClaims, status: FeedbackStatus, given: FeedbackInput) -> Page:
     """What the feedback link did."""
+    when = _clock(claims, status.invitation)
     found = _feedback_person(status.invitation, claims.p)
     assert found is not None
     _, other = found
@@ -609,6 +626,6 @@ def feedback_given(claims: LinkClaims, status: FeedbackStatus, given: FeedbackIn
         else:
             paragraphs.append(
                 f"{coordinator.name} gets a summary of both answers once {other.name} has answered too, or when "
-                f"feedback closes on {moment(status.closes_at)}."
+                f"feedback closes on {when(status.closes_at)}."
             )
     return Page(200, "Thank you for your feedback", paragraphs, tone="done")

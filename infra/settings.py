@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from infra.encryption import EncryptionKey, parse_keys
+from infra.quiet_hours import QuietHours
 from workflows.contract import DEFAULT_TASK_QUEUE
 
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -50,6 +51,9 @@ class Settings(BaseSettings):
     # Links to the caller's own app, e.g. "https://app.example.com/mentorships/{workflow_id}/{action}?as={participant_id}".
     # Placeholders: {workflow_id}, {action} (accept, decline, check_in), {participant_id}.
     mentorship_link_template: str | None = None
+    # Waking hours, e.g. "21:00-08:00": an email that would reach someone inside this window of their local time
+    # is held until it ends there (people without a time_zone are never held). Unset: emails go at once.
+    mentorship_quiet_hours: str | None = None
 
     # Payload encryption (infra/encryption.py): "id:base64key,..." with 32-byte keys; the first encrypts, all decrypt.
     # A secret: reprs and logs of the settings show it masked.
@@ -110,6 +114,14 @@ class Settings(BaseSettings):
                 f"WORKER_METRICS_PORT and WORKER_HEALTH_PORT are both {self.worker_metrics_port}; they must differ"
             )
         return self
+
+    @field_validator("mentorship_quiet_hours", mode="before")
+    @classmethod
+    def _quiet_hours_parse(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        QuietHours.parse(str(value))  # a bad window stops the worker at start, saying what is expected
+        return str(value).strip()
 
     @field_validator("mentorship_encryption_keys")
     @classmethod
@@ -208,6 +220,11 @@ class Settings(BaseSettings):
         """MENTORSHIP_ENCRYPTION_KEYS parsed, the encrypting key first; empty when payloads are not encrypted."""
         secret = self.mentorship_encryption_keys
         return parse_keys(secret.get_secret_value()) if secret is not None else ()
+
+    @property
+    def quiet_hours(self) -> QuietHours | None:
+        """MENTORSHIP_QUIET_HOURS parsed; None when emails go at any hour."""
+        return QuietHours.parse(self.mentorship_quiet_hours) if self.mentorship_quiet_hours else None
 
     @property
     def api_keys(self) -> list[bytes]:

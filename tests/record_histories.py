@@ -446,6 +446,35 @@ async def changes_agreed_then_feedback(r: Recorder) -> None:
     await r.save("feedback_both_answered", final.feedback_workflow_id)
 
 
+async def quiet_hours_held(r: Recorder) -> None:
+    """Quiet hours (MENTORSHIP_QUIET_HOURS=21:00-08:00, see SETTINGS): Ana in Kolkata, Ben in Los Angeles. Check-in
+    1 falls due at 20:30 UTC, 02:00 for Ana: the email activity answers "held until 02:30 UTC" (her 08:00), the
+    workflow waits on a timer and sends it then; Ben's goes at once. Then Ben withdraws."""
+    inv = invitation("quiet", "mentee", check_in_every="PT17H30M", check_in_grace="PT1H")
+    inv = inv.model_copy(
+        update={
+            "mentor": inv.mentor.model_copy(update={"time_zone": "Asia/Kolkata"}),
+            "mentee": inv.mentee.model_copy(update={"time_zone": "America/Los_Angeles", "locale": "en-US"}),
+        }
+    )
+    now = await r.now()
+    start = now.replace(hour=3, minute=0, second=0, microsecond=0)  # 08:30 in Kolkata, 19:00 in Los Angeles
+    while start < now + timedelta(minutes=1):
+        start += DAY
+    await r.sleep(start - now)
+    handle = await r.invite(inv)
+    await r.update(handle, "accept", by=inv.mentor.id)
+    await r.sleep(timedelta(hours=17, minutes=45))
+    await wait_status(handle, lambda s: bool(s.held_emails), "Ana's reminder held")
+    await r.sleep(timedelta(hours=6, minutes=30))
+    await wait_status(handle, lambda s: not s.held_emails, "Ana's reminder sent in her morning")
+    await r.update(handle, "withdraw", by=inv.mentee.id, reason="moving on")
+    await r.save("quiet_hours_held", handle.id)
+
+
+# Worker settings a scenario needs beyond the tests' defaults.
+SETTINGS: dict[str, dict[str, Any]] = {"quiet_hours_held": {"mentorship_quiet_hours": "21:00-08:00"}}
+
 SCENARIOS: dict[str, Callable[[Recorder], Awaitable[None]]] = {
     "invitation_expired": invitation_expired,
     "accepted_at_risk_paused_withdrawn": accepted_at_risk_paused_withdrawn,
@@ -460,6 +489,7 @@ SCENARIOS: dict[str, Callable[[Recorder], Awaitable[None]]] = {
     "places_refused_then_accepted": places_refused_then_accepted,
     # also writes feedback_both_answered.json
     "changes_agreed_then_feedback": changes_agreed_then_feedback,
+    "quiet_hours_held": quiet_hours_held,
 }
 
 
@@ -472,7 +502,10 @@ async def record(selected: list[str], out: Path) -> None:
         for name in selected:
             print(f"{name}:")
             # A sink and a worker per scenario: injected faults and mail counts never leak between them.
-            async with MailSink(port=0) as sink, running_worker(env.client, sink) as task_queue:
+            async with (
+                MailSink(port=0) as sink,
+                running_worker(env.client, sink, **SETTINGS.get(name, {})) as task_queue,
+            ):
                 await SCENARIOS[name](Recorder(env, sink, task_queue, out))
     finally:
         await env.shutdown()

@@ -453,6 +453,14 @@ class NotificationFailure(BaseModel):
     error: str
 
 
+class HeldEmail(BaseModel):
+    """An email waiting for the end of its recipient's quiet hours (MENTORSHIP_QUIET_HOURS)."""
+
+    step: str
+    to: Audience
+    until: datetime = Field(description="When it goes")
+
+
 class Proposal(BaseModel):
     """An open proposal to change the terms."""
 
@@ -511,6 +519,9 @@ class MentorshipStatus(BaseModel):
     )
     notifications_failed: int = Field(default=0, description="Emails given up on, in all (the list keeps the latest)")
     notification_failures: list[NotificationFailure] = Field(default_factory=list)
+    held_emails: list[HeldEmail] = Field(
+        default_factory=list, description="Emails waiting for the end of their recipient's quiet hours"
+    )
     refused_signals: list[RefusedSignal] = Field(default_factory=list)
     wrap_up_sent: bool = False
     proposal: Proposal | None = Field(default=None, description="The open proposal to change the terms, if any")
@@ -629,6 +640,9 @@ class Notification(BaseModel):
         default=None,
         description="When the workflow decided to send it (workflow time): quiet hours and calendar updates go by it",
     )
+    deliver_now: bool = Field(
+        default=False, description="Sent without looking at quiet hours: set once they were waited out"
+    )
     check_in_number: int | None = None
     missed_in_a_row: int | None = None
     text: str | None = Field(default=None, description="A note or reason a participant wrote")
@@ -699,14 +713,22 @@ class FeedbackStatus(BaseModel):
     notification_failures: list[NotificationFailure] = Field(
         default_factory=list, description="Feedback emails given up on (refused for good, or retried for a day)"
     )
+    held_emails: list[HeldEmail] = Field(
+        default_factory=list, description="Feedback emails waiting for the end of their recipient's quiet hours"
+    )
 
     def answered(self, role: Role) -> bool:
         return any(answer.role is role for answer in self.answers)
 
 
 class SendReceipt(BaseModel):
+    """The email activity's answer: sent (to ``accepted``), or held for the recipient's quiet hours."""
+
     message_id: str
     accepted: list[str]
+    held_until: datetime | None = Field(
+        default=None, description="Not sent: its recipient's quiet hours end then (infra/quiet_hours.py)"
+    )
 
 
 # --- People: one Person workflow per participant keeps their limits and the places their mentorships hold. ---

@@ -3,7 +3,8 @@ workflows. Imported into workflows (passed through the sandbox); nothing here ho
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -26,8 +27,32 @@ EMAIL_ATTEMPT_TIMEOUT = timedelta(minutes=1)
 EMAIL_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 
 
-async def send(notification: Notification, *, summarize: bool = True) -> SendReceipt:
-    """Send one email through the activity; raises ActivityError once given up on."""
+async def send(
+    notification: Notification,
+    *,
+    summarize: bool = True,
+    held: Callable[[Notification, datetime], None] | None = None,
+) -> SendReceipt:
+    """Send one email through the activity; raises ActivityError once given up on.
+
+    The activity may answer that the recipient's quiet hours hold it (``SendReceipt.held_until``): ``held`` is told,
+    a durable timer waits until then, and the email is sent without looking at quiet hours again. The answer is in
+    the history, so a replay never decides it again from the zone database. No patch guards this: a history has a
+    held answer only if the worker that made it had this code, so earlier histories take the same path as before.
+    """
+    receipt = await _attempt(notification, summarize)
+    if receipt.held_until is None:
+        return receipt
+    if held is not None:
+        held(notification, receipt.held_until)
+    wait = receipt.held_until - workflow.now()
+    if wait > timedelta(0):
+        summary = f"quiet hours: {email_summary(notification)}" if summarize else None
+        await workflow.sleep(wait, summary=summary)
+    return await _attempt(notification.model_copy(update={"deliver_now": True}), summarize)
+
+
+async def _attempt(notification: Notification, summarize: bool) -> SendReceipt:
     receipt: SendReceipt = await workflow.execute_activity(
         SEND_NOTIFICATION,
         notification,

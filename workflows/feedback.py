@@ -12,6 +12,7 @@ and keeps one timer (the reminder, then the close). The result is the whole ``Fe
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
@@ -31,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         FeedbackInput,
         FeedbackStart,
         FeedbackStatus,
+        HeldEmail,
         Notification,
         explain,
     )
@@ -136,7 +138,7 @@ class Feedback:
 
     async def _deliver(self, notification: Notification) -> None:
         try:
-            await delivery.send(notification)
+            await delivery.send(notification, held=self._held)
             self.state.notifications_sent += 1
         except ActivityError as err:
             cause = err.cause
@@ -144,11 +146,24 @@ class Feedback:
             feedback_rules.notification_failed(self.state, notification, error, workflow.now())
             workflow.logger.warning("Feedback email %s to %s failed: %s", notification.step, notification.to, error)
         finally:
+            effects.no_longer_held(self.state.held_emails, notification)
             self._sending -= 1
             self._changes += 1
+
+    def _held(self, notification: Notification, until: datetime) -> None:
+        self.state.held_emails.append(HeldEmail(step=notification.step, to=notification.to, until=until))
+        self._changes += 1
 
     def _details(self) -> str:
         state = self.state
         answered = ", ".join(f"{a.role.value} ({a.rating}/5)" for a in state.answers) or "nobody yet"
         status = "closed" if state.closed else f"open until {state.closes_at.isoformat()}"
-        return f"**Feedback on:** {state.mentorship_workflow_id}\n\n**Answered:** {answered}\n\n**Window:** {status}"
+        lines = [
+            f"**Feedback on:** {state.mentorship_workflow_id}",
+            f"**Answered:** {answered}",
+            f"**Window:** {status}",
+        ]
+        if state.held_emails:
+            held = "; ".join(f"{e.step} to the {e.to.value} until {e.until.isoformat()}" for e in state.held_emails)
+            lines.append(f"**Held for quiet hours:** {held}")
+        return "\n\n".join(lines)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from temporalio import workflow
@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         TRUSTED,
         WORKFLOW_TYPE,
         FeedbackStart,
+        HeldEmail,
         MentorshipInput,
         MentorshipStatus,
         Notification,
@@ -528,7 +529,7 @@ class Mentorship:
 
     async def _deliver(self, notification: Notification) -> None:
         try:
-            await delivery.send(notification, summarize=self.summarizes_commands)
+            await delivery.send(notification, summarize=self.summarizes_commands, held=self._held)
             self.state.notifications_sent += 1
         except ActivityError as err:
             cause = err.cause
@@ -538,8 +539,13 @@ class Mentorship:
             self._take(change)
             workflow.logger.warning("Notification %s to %s failed: %s", notification.step, notification.to, reason)
         finally:
+            effects.no_longer_held(self.state.held_emails, notification)
             self._sending -= 1
             self._changes += 1
+
+    def _held(self, notification: Notification, until: datetime) -> None:
+        self.state.held_emails.append(HeldEmail(step=notification.step, to=notification.to, until=until))
+        self._changes += 1
 
     # --- Operators: search attributes, current details -----------------------------------------------------
 

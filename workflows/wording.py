@@ -101,6 +101,11 @@ def details(state: MentorshipStatus) -> str:
         lines.append(
             f"**Last failed notification:** {last.step} to the {last.to.value} at {when(state, last.at)}: {last.error}"
         )
+    if state.held_emails:
+        held = "; ".join(
+            f"{email.step} to the {email.to.value} until {when(state, email.until)}" for email in state.held_emails
+        )
+        lines.append(f"**Held for quiet hours:** {held}")
     if state.refused_signals:
         refusal = state.refused_signals[-1]
         lines.append(f"**Last refused signal:** {refusal.signal} by {refusal.by}: {refusal.reason}")

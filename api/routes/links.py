@@ -180,7 +180,7 @@ async def link_action(request: Request, token: str, secrets: LinkSecretsDep, tem
         no_place = isinstance(err.cause, ApplicationError) and err.cause.type == NO_FREE_PLACE
         if no_place and isinstance(current, MentorshipStatus):
             # The invitation stays open: it can be accepted once a place is free.
-            return _page(pages.no_free_place(refusal_reason(err), current))
+            return _page(pages.no_free_place(refusal_reason(err), claims, current))
         return _page(pages.refused(refusal_reason(err)))
     except HTTPException as err:
         return await _failed(err, secrets, temporal, token)

@@ -18,23 +18,28 @@ Never fix a failure here by re-recording alone: that hides exactly the break the
 
 from __future__ import annotations
 
+import importlib.resources
 import json
+import zoneinfo
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from temporalio import workflow
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 from temporalio.workflow import NondeterminismError
 
+import infra.local_time as local_time
 import workflows.plan as plan
+from infra.quiet_hours import QuietHours, held_until
 from tests.support import HISTORIES
 from worker import WORKFLOW_RUNNER
-from workflows.contract import MentorshipStatus
+from workflows.contract import SEND_NOTIFICATION, MentorshipStatus, Notification, SendReceipt
 from workflows.feedback import Feedback
 from workflows.mentorship import Mentorship
 from workflows.person import PersonRecord
@@ -62,6 +67,9 @@ SCENARIOS = (
     # history above that ends an active mentorship (recorded before it): they complete without a Feedback workflow.
     "changes_agreed_then_feedback",
     "feedback_both_answered",
+    # Quiet hours: an email held by the activity's answer, a timer, the send. No patch: earlier histories never
+    # had a held answer, so they take the same path as before.
+    "quiet_hours_held",
 )
 
 HISTORY_FILES = sorted(HISTORIES.glob("*.json"))
@@ -205,3 +213,58 @@ async def test_a_change_of_command_order_is_caught(path: Path) -> None:
 async def test_the_same_change_behind_workflow_patched_replays(path: Path) -> None:
     result = await _replayer_of(_TimerFirstPatched).replay_workflow(load(path))
     assert result.replay_failure is None
+
+
+async def test_a_held_email_replays_the_same_under_another_zone_database(tmp_path: Path) -> None:
+    """The quiet-hours decision was made from the recording worker's zone database and is in the history (the email
+    activity's answer). A worker whose database says Kolkata is at UTC+05:45 (Kathmandu's rules, here) would now
+    decide another time; replaying the history must not care."""
+    history = load(HISTORIES / "quiet_hours_held.json")
+    recorded = await held_answers(history)
+    assert recorded, "the history holds no held email"
+    quiet = QuietHours.parse("21:00-08:00")
+    # Today's database agrees with the recording (Ana's reminder and nudge, both held to her 08:00).
+    assert [held_until(issued_at, "Asia/Kolkata", quiet) for issued_at, _ in recorded] == [u for _, u in recorded]
+    issued_at, until = recorded[0]
+
+    other = tmp_path / "zoneinfo"
+    (other / "Asia").mkdir(parents=True)
+    kathmandu = importlib.resources.files("tzdata.zoneinfo") / "Asia" / "Kathmandu"
+    (other / "Asia" / "Kolkata").write_bytes(kathmandu.read_bytes())
+    zoneinfo.reset_tzpath(to=[str(other)])
+    zoneinfo.ZoneInfo.clear_cache()
+    local_time.zone.cache_clear()
+    try:
+        differs = held_until(issued_at, "Asia/Kolkata", quiet)
+        assert differs is not None and differs != until, "the other database should change the decision"
+        result = await replayer().replay_workflow(history)
+        assert result.replay_failure is None
+    finally:
+        zoneinfo.reset_tzpath()
+        zoneinfo.ZoneInfo.clear_cache()
+        local_time.zone.cache_clear()
+    assert held_until(issued_at, "Asia/Kolkata", quiet) == until
+
+
+async def held_answers(history: WorkflowHistory) -> list[tuple[datetime, datetime]]:
+    """(issued_at, held_until) of every email the activity held, from the history."""
+    scheduled: dict[int, Notification] = {}
+    found = []
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            attributes = event.activity_task_scheduled_event_attributes
+            if attributes.activity_type.name == SEND_NOTIFICATION:
+                [scheduled[event.event_id]] = pydantic_data_converter.payload_converter.from_payloads(
+                    attributes.input.payloads, [Notification]
+                )
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            completed = event.activity_task_completed_event_attributes
+            notification = scheduled.get(completed.scheduled_event_id)
+            if notification is not None:
+                [receipt] = pydantic_data_converter.payload_converter.from_payloads(
+                    completed.result.payloads, [SendReceipt]
+                )
+                if receipt.held_until is not None:
+                    assert notification.issued_at is not None
+                    found.append((notification.issued_at, receipt.held_until))
+    return found
