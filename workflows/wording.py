@@ -6,6 +6,8 @@ Pure: computed from the state alone, so a query, the UI and a unit test read the
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from workflows.contract import MentorshipStatus, Notice, Notification, Stage
@@ -42,46 +44,51 @@ EMAIL_LABELS: dict[Notice, str] = {
 }
 
 
+def shows_seconds(state: MentorshipStatus) -> bool:
+    """Seconds only matter for demo timings; days-long cadences read better without them."""
+    return parse_duration(state.invitation.check_in_every).approximate() < timedelta(hours=1)
+
+
 def when(state: MentorshipStatus, value: datetime | None) -> str:
-    """A moment of this mentorship: seconds only matter for demo timings, days-long cadences read better
-    without them."""
-    short = parse_duration(state.invitation.check_in_every).approximate() < timedelta(hours=1)
-    return moment(value, seconds=short)
+    """A moment of this mentorship, in UTC (said so)."""
+    return moment(value, seconds=shows_seconds(state))
 
 
-def waiting_for(state: MentorshipStatus) -> str:
-    """What the mentorship waits for now, and for whom ("check-in 3, due ...; next: ... on ...")."""
+def waiting_for(state: MentorshipStatus, say: Callable[[datetime | None], str] | None = None) -> str:
+    """What the mentorship waits for now, and for whom ("check-in 3, due ...; next: ... on ..."); its moments in
+    UTC, or as ``say`` puts them (the HTTP API's status for one participant: in their zone and locale)."""
+    say_moment = say or functools.partial(when, state)
     inv = state.invitation
     due = next_due(state)
     if state.stage is Stage.INVITED:
         invitee = inv.person(inv.invitee)
-        text = f"{invitee.name} ({inv.invitee}) to accept or decline, until {when(state, state.expires_at)}"
+        text = f"{invitee.name} ({inv.invitee}) to accept or decline, until {say_moment(state.expires_at)}"
         if due is not None and due.event is Due.INVITATION_REMINDER:
-            text += f"; {due.summary} on {when(state, due.at)}"
+            text += f"; {due.summary} on {say_moment(due.at)}"
         return text
     if state.stage is Stage.ACTIVE:
         assert due is not None
-        text = f"check-in {state.cycle}, due {when(state, state.next_check_in_due)}"
+        text = f"check-in {state.cycle}, due {say_moment(state.next_check_in_due)}"
         if due.event is not Due.CHECK_IN_DUE:
-            text += f"; next: {due.summary} on {when(state, due.at)}"
-        return text + _proposal_waits(state)
+            text += f"; next: {due.summary} on {say_moment(due.at)}"
+        return text + _proposal_waits(state, say_moment)
     if state.stage is Stage.PAUSED:
         return (
             "either party to resume"
-            + (f", or the pause to end on {when(state, state.paused_until)}" if state.paused_until else "")
-            + _proposal_waits(state)
+            + (f", or the pause to end on {say_moment(state.paused_until)}" if state.paused_until else "")
+            + _proposal_waits(state, say_moment)
         )
-    return f"nothing: the mentorship ended ({state.stage}) on {when(state, state.ended_at)}"
+    return f"nothing: the mentorship ended ({state.stage}) on {say_moment(state.ended_at)}"
 
 
-def _proposal_waits(state: MentorshipStatus) -> str:
+def _proposal_waits(state: MentorshipStatus, say_moment: Callable[[datetime | None], str]) -> str:
     proposal = state.proposal
     if proposal is None:
         return ""
     other = state.invitation.person(proposal.role.other)
     return (
         f"; {other.name} ({proposal.role.other}) to accept or decline change {proposal.number}, "
-        f"until {when(state, proposal.lapses_at)}"
+        f"until {say_moment(proposal.lapses_at)}"
     )
 
 

@@ -38,7 +38,9 @@ from api import page_tokens
 from api.deps import PageKeyDep, SettingsDep, Temporal, TemporalDep, require_api_key
 from api.errors import Problem, refusal_reason, unprocessable
 from api.models import MentorshipList, MentorshipSummary
+from infra.local_time import moment_for
 from workflows import search_attributes as sa
+from workflows import wording
 from workflows.actions import PARTICIPANT_ACTIONS, Action
 from workflows.contract import (
     ID_PATTERN,
@@ -139,7 +141,18 @@ async def create_mentorship(invitation: Invitation, temporal: TemporalDep, setti
     response_model=None,
     responses={**_STATUS, **_ERRORS, 404: {"model": Problem, "description": "No such mentorship"}},
 )
-async def read_mentorship(workflow_id: WorkflowId, temporal: TemporalDep) -> Response:
+async def read_mentorship(
+    workflow_id: WorkflowId,
+    temporal: TemporalDep,
+    reader: Annotated[
+        str | None,
+        Query(
+            pattern=PERSON_PATTERN,
+            max_length=MAX_ID_LENGTH,
+            description="A participant's id: `waiting_for` then says its moments in their time zone and locale",
+        ),
+    ] = None,
+) -> Response:
     """The whole status of one mentorship (the workflow's `status` query), open or ended."""
     _participants(workflow_id)
     try:
@@ -148,7 +161,20 @@ async def read_mentorship(workflow_id: WorkflowId, temporal: TemporalDep) -> Res
         )
     except WorkflowQueryFailedError as err:
         raise HTTPException(409, f"the mentorship cannot be read: {refusal_reason(err)}") from None
+    if reader is not None:
+        status = _as_read_by(status, reader)
     return _status_response(status)
+
+
+def _as_read_by(status: MentorshipStatus, reader: str) -> MentorshipStatus:
+    """The status with ``waiting_for`` in ``reader``'s time zone and locale (infra/local_time.py)."""
+    role = status.invitation.role_of(reader)
+    if role is None:
+        raise HTTPException(400, f"reader: {reader!r} is not the mentor or the mentee of {status.workflow_id}")
+    person = status.invitation.person(role)
+    seconds = wording.shows_seconds(status)
+    text = wording.waiting_for(status, lambda value: moment_for(person, value, seconds=seconds))
+    return status.model_copy(update={"waiting_for": text})
 
 
 @router.get(

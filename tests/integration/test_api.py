@@ -277,3 +277,37 @@ def test_no_keys_no_api(mail_settings: Settings, tmp_path: Path) -> None:
         [sys.executable, "-m", "api"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 2 and "at least 16" in result.stderr and "short-key" not in result.stderr
+
+
+async def test_each_participant_reads_the_times_in_their_own_zone(api: RunningApi) -> None:
+    """A person's time_zone and locale: validated with a suggestion; the status read for one participant says its
+    moments in their zone and locale, read by nobody in particular in UTC."""
+    invitation = people("mentee")
+    data = body(invitation)
+    data["mentor"]["time_zone"] = "Asia/Calcuta"
+    refused = await api.http.post("/mentorships", json=data)
+    assert refused.status_code == 422, refused.text
+    assert "'Asia/Calcuta' is not an IANA time zone name; did you mean 'Asia/Calcutta'" in refused.text
+    data["mentor"].update(time_zone="Asia/Kolkata", locale="en-IN")
+    data["mentee"].update(time_zone="America/Los_Angeles", locale="de")
+    refused = await api.http.post("/mentorships", json=data)
+    assert refused.status_code == 422 and "emails are not written in German yet" in refused.text, refused.text
+    data["mentee"]["locale"] = "en-US"
+    created = await api.http.post("/mentorships", json=data)
+    assert created.status_code == 200, created.text
+    assert created.json()["mentor"]["time_zone"] == "Asia/Kolkata"
+    workflow_id = created.json()["workflow_id"]
+
+    def waiting_for(response: Any) -> str:
+        assert response.status_code == 200, response.text
+        text: str = response.json()["waiting_for"]
+        return text
+
+    assert waiting_for(await api.http.get(f"/mentorships/{workflow_id}")).endswith(" UTC")
+    for_mentor = waiting_for(await api.http.get(f"/mentorships/{workflow_id}", params={"reader": invitation.mentor.id}))
+    assert for_mentor.startswith("Ana Ruiz (mentor) to accept or decline, until ") and for_mentor.endswith(" IST")
+    for_mentee = waiting_for(await api.http.get(f"/mentorships/{workflow_id}", params={"reader": invitation.mentee.id}))
+    assert for_mentee.endswith((" PST", " PDT")), for_mentee
+    stranger = await api.http.get(f"/mentorships/{workflow_id}", params={"reader": "mallory"})
+    assert stranger.status_code == 400 and "'mallory' is not the mentor or the mentee" in stranger.text
+    await api.http.post(f"/mentorships/{workflow_id}/withdraw", json={"by": invitation.mentee.id})
