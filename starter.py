@@ -455,8 +455,20 @@ def demo_invitation(suffix: str, *, fast: bool = False) -> Invitation:
     unit = 1 if fast else 2  # seconds; the whole story takes about 30 units
     return Invitation.model_validate(
         {
-            "mentor": {"id": f"ana-{suffix}", "name": "Ana Ruiz", "email": "ana@example.com"},
-            "mentee": {"id": f"ben-{suffix}", "name": "Ben Ode", "email": "ben@example.com"},
+            "mentor": {
+                "id": f"ana-{suffix}",
+                "name": "Ana Ruiz",
+                "email": "ana@example.com",
+                "time_zone": "Europe/Madrid",
+                "locale": "en-GB",
+            },
+            "mentee": {
+                "id": f"ben-{suffix}",
+                "name": "Ben Ode",
+                "email": "ben@example.com",
+                "time_zone": "America/New_York",
+                "locale": "en-US",
+            },
             "coordinator": {"id": f"cora-{suffix}", "name": "Cora Lind", "email": "cora@example.com"},
             "initiated_by": "mentee",
             "message": "I would value your guidance on leading a team.",
