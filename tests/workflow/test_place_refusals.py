@@ -107,6 +107,8 @@ async def test_a_second_accept_that_lost_the_race_is_not_refused_as_a_missing_pl
             for task in (first, second):
                 if task is not None and not task.done():
                     task.cancel()
+        # The mentorship's check-in timers must not stay on the shared test server once this worker is gone.
+        await handle.terminate("test finished")
         cause = caught.value.cause
         assert isinstance(cause, ApplicationError)
         assert "already accepted" in cause.message, cause.message
@@ -162,4 +164,6 @@ async def test_actions_sent_while_an_acceptance_takes_its_places_apply_after_it_
         assert status.refused_signals == [], status.refused_signals
         assert [(c.number, c.rating) for c in status.check_ins] == [(1, 5)]
         assert status.holds_places
-        await mentorship_client.act(client, workflow_id, "withdraw", {"by": mentor})
+        # Ended here (not withdrawn, which would start a Feedback workflow): nothing of it may stay on the shared
+        # test server with timers and no worker, which would hold the server's clock for every later test.
+        await handle.terminate("test finished")

@@ -12,6 +12,7 @@ tests/unit/test_contract_properties.py).
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -323,6 +324,11 @@ async def play(box: Sandbox, scenario: Scenario) -> Run:
     if before.stage.is_open:
         # Settled: no send in flight, so terminating leaves the test server's time lock alone.
         await handle.terminate("scenario finished")
+    if before.feedback_workflow_id is not None:
+        # Not part of the property. Left running, every later example's sleep would fire its reminder and close
+        # (days ahead) on the shared test server: hundreds of them made the sleeps time out.
+        with contextlib.suppress(RPCError):
+            await client.get_workflow_handle(before.feedback_workflow_id).terminate("scenario finished")
     reliability.report(
         "properties: actions by anyone",
         mentorships=1,
