@@ -63,7 +63,13 @@ async def test_a_whole_mentorship_over_http(api: RunningApi) -> None:
     assert created.status_code == 200, created.text
     status = created.json()
     assert (status["workflow_id"], status["stage"], status["initiated_by"]) == (workflow_id, "invited", "mentee")
-    assert status["mentor"] == {"id": mentor, "name": "Ana Ruiz", "email": "ana@example.com"}
+    assert status["mentor"] == {
+        "id": mentor,
+        "name": "Ana Ruiz",
+        "email": "ana@example.com",
+        "time_zone": None,
+        "locale": None,
+    }
 
     # A repeated create returns the same mentorship, and changes nothing.
     again = await api.http.post("/mentorships", json=body(invitation))
