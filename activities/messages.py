@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from activities.templating import RenderedMessage, Templates, load_templates, problem
 from infra.links import LINK_ACTIONS, LinkAction, link_for
 from infra.local_time import moment_for
 from infra.settings import Settings
@@ -33,8 +34,6 @@ from workflows.contract import (
     Role,
 )
 from workflows.durations import duration_units
-
-from activities.templating import RenderedMessage, Templates, load_templates, problem
 
 __all__ = ["RenderedMessage", "action_link", "check_link_template", "facts", "prepare", "render"]
 
@@ -88,7 +87,7 @@ class Links:
         if action.startswith("_") or action not in LINK_ACTIONS:
             raise AttributeError(f"no link for {action!r}; the actions are {', '.join(LINK_ACTIONS)}")
         if action not in self._found:
-            self._found[action] = self._link(action)  # type: ignore[arg-type]
+            self._found[action] = self._link(action)
         return self._found[action]
 
 
@@ -209,10 +208,15 @@ def render(notification: Notification, settings: Settings, templates: Templates 
     )
 
 
-@functools.lru_cache(maxsize=8)
 def prepare(override_dir: str | Path | None = None) -> Templates:
     """The templates (shipped, with the overrides in ``override_dir``), compiled and tried on sample notices in every
-    language: a TemplateProblem, naming the file and line, for any that cannot be used. Once per folder and process."""
+    language: a TemplateProblem, naming the file and line, for any that cannot be used. Once per folder and process
+    (a failure is not kept: the next call tries again)."""
+    return _prepared(None if override_dir is None else str(Path(override_dir).resolve()))
+
+
+@functools.lru_cache(maxsize=8)
+def _prepared(override_dir: str | None) -> Templates:
     templates = load_templates(override_dir)
     for language in templates.languages.values():
         for notification in sample_notifications():
@@ -221,8 +225,9 @@ def prepare(override_dir: str | Path | None = None) -> Templates:
                 language.render(notification.kind, sample)
             except Exception as exc:
                 raise problem(
-                    exc, f" (rendering a sample {notification.kind.value} to the {notification.to.value} in "
-                    f"{language.code!r})"
+                    exc,
+                    f" (rendering a sample {notification.kind.value} to the {notification.to.value} in "
+                    f"{language.code!r})",
                 ) from exc
     return templates
 
@@ -253,7 +258,9 @@ def sample_notifications() -> list[Notification]:
         proposed_at=at,
         lapses_at=at,
     )
-    feedback = [ParticipantFeedback(by=mentor.id, role=Role.MENTOR, rating=4, would_continue=True, note="Thanks", at=at)]
+    feedback = [
+        ParticipantFeedback(by=mentor.id, role=Role.MENTOR, rating=4, would_continue=True, note="Thanks", at=at)
+    ]
     samples = []
     for kind in Notice:
         for to in Audience:

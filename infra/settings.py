@@ -96,7 +96,11 @@ class Settings(BaseSettings):
     otel_service_name: str = "mentorship-worker"
 
     @field_validator(
-        "worker_metrics_port", "worker_health_port", "otel_exporter_otlp_endpoint", "mentorship_templates_dir", mode="before"
+        "worker_metrics_port",
+        "worker_health_port",
+        "otel_exporter_otlp_endpoint",
+        "mentorship_templates_dir",
+        mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
