@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test test-unit lint typecheck check worker demo bench histories replay schemas clean
+.PHONY: dev test test-unit lint typecheck check worker demo bench histories replay schemas catalogs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,17 @@ bench: $(STAMP)
 # Regenerate the published JSON Schemas (schemas/) after a change to the contract's models; a unit test checks them.
 schemas: $(STAMP)
 	$(BIN)/python -m devtools.schemas
+
+# The email templates' messages (activities/templates/) into activities/locale/messages.pot, then every catalog
+# updated from it (new messages empty, changed ones fuzzy: translate them, tests/unit/test_templates.py checks) and
+# compiled to report what is left. The worker compiles the .po files itself when it starts: the .mo files written
+# here are only a check, and git ignores them.
+LOCALES := activities/locale
+catalogs: $(STAMP)
+	$(BIN)/pybabel extract -F $(LOCALES)/babel.cfg -o $(LOCALES)/messages.pot --project=mentorship-workflows \
+		--no-wrap --sort-by-file activities/templates
+	$(BIN)/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) --no-wrap
+	$(BIN)/pybabel compile -d $(LOCALES) --statistics
 
 # Re-record tests/histories: only for a deliberate, documented incompatible workflow change (see README).
 histories: $(STAMP)

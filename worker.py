@@ -104,14 +104,15 @@ async def main() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
-    # The health endpoint first: liveness answers while the worker connects, readiness says it does not poll yet.
+    # The email templates first (compiled and tried, overrides included): a broken one stops the worker here.
+    mailer = Mailer(settings)
+    # Then the health endpoint: liveness answers while the worker connects, readiness says it does not poll yet.
     health = observability.Health(settings)
     await health.start()
     tracing = observability.start_tracing(settings)
     try:
         client = await connect(settings=settings, runtime=observability.build_runtime(settings))
         grace = shutdown_grace(settings)
-        mailer = Mailer(settings)
         worker = build_worker(
             client,
             settings,

@@ -37,7 +37,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.calendar import FILENAME, Method, calendar_for, calendar_method
-from activities.messages import check_link_template, render
+from activities.messages import check_link_template, prepare, render
+from activities.templating import LINE_BREAKS
 from infra.quiet_hours import held_until
 from infra.settings import Settings
 from workflows import metrics
@@ -63,10 +64,11 @@ _UTF8.header_encoding = QP
 _UTF8.body_encoding = QP
 
 
-# Everything str.splitlines() breaks at. The contract already refuses these in names and ids (control and
-# separator characters); this is the last line of defence, since compat32 does not refuse what policy.default
-# does: a line break in a header value would start a header (or the body) of its own.
-_LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
+# The contract already refuses line breaks in names and ids (control and separator characters); this is the last
+# line of defence, since compat32 does not refuse what policy.default does: a line break in a header value would
+# start a header (or the body) of its own. The subject, the only header built from a template's output, is refused
+# with one already when it renders (activities/templating.py).
+_LINE_BREAKS = LINE_BREAKS
 
 # A connection idle for longer than this is closed rather than reused: servers drop idle clients (Postfix after
 # 300 s), and a dropped one would cost a failed attempt.
@@ -116,6 +118,9 @@ class Mailer:
             raise ValueError(f"MAIL_FROM {settings.mail_from!r} has no email address in it")
         self.settings = settings
         self.sender = sender
+        # Every template compiled and tried now (MENTORSHIP_TEMPLATES_DIR's overrides included): a broken one stops
+        # the worker at start, naming the file and line, rather than failing sends.
+        self.templates = prepare(settings.mentorship_templates_dir)
         self.message_id_domain = _atext(settings.mail_message_id_domain or sender.rpartition("@")[2] or "localhost")
         # Open connections between sends, reused by the next send; at most max_idle are kept, each with the
         # moment it went idle.
@@ -128,7 +133,7 @@ class Mailer:
         return f"<{left}@{self.message_id_domain}>"
 
     def build_message(self, notification: Notification, now: datetime | None = None) -> Message:
-        rendered = render(notification, self.settings)
+        rendered = render(notification, self.settings, self.templates)
         recipient = notification.recipient
         # With a calendar file (activities/calendar.py): multipart/mixed of the text and HTML alternative and the file.
         calendar, method = calendar_for(notification, self.settings.mail_from), calendar_method(notification)

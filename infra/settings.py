@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     # Waking hours, e.g. "21:00-08:00": an email that would reach someone inside this window of their local time
     # is held until it ends there (people without a time_zone are never held). Unset: emails go at once.
     mentorship_quiet_hours: str | None = None
+    # A folder of email templates that replace the shipped ones (activities/templates/) file by file, e.g.
+    # "/etc/mentorships/templates" holding "invitation.subject.txt". Checked when the worker starts
+    # (activities/templating.py): an unknown name or a broken template stops it, naming the file and line.
+    mentorship_templates_dir: str | None = None
 
     # Payload encryption (infra/encryption.py): "id:base64key,..." with 32-byte keys; the first encrypts, all decrypt.
     # A secret: reprs and logs of the settings show it masked.
@@ -91,7 +95,13 @@ class Settings(BaseSettings):
     otel_exporter_otlp_protocol: Literal["http/protobuf"] = "http/protobuf"
     otel_service_name: str = "mentorship-worker"
 
-    @field_validator("worker_metrics_port", "worker_health_port", "otel_exporter_otlp_endpoint", mode="before")
+    @field_validator(
+        "worker_metrics_port",
+        "worker_health_port",
+        "otel_exporter_otlp_endpoint",
+        "mentorship_templates_dir",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         # `WORKER_METRICS_PORT=` in a .env file means "off", not "the integer ''".

@@ -142,33 +142,40 @@ def _join(parts: list[str]) -> str:
     return ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
-def _duration_parts(value: str) -> list[str]:
+def duration_units(value: str) -> list[tuple[str, int | float]]:
+    """The parts a person would say, biggest first, for wording in any language (the email templates):
+    'P1DT12H' -> [('day', 1), ('hour', 12)]; 'P2W' -> [('week', 2)]; 'P14D' -> [('day', 14)]."""
     duration = parse_duration(value)
-    parts: list[str] = []
+    parts: list[tuple[str, int | float]] = []
     years, months = divmod(duration.months, 12)
     if years:
-        parts.append(count(years, "year"))
+        parts.append(("year", years))
     if months:
-        parts.append(count(months, "month"))
+        parts.append(("month", months))
     rest = duration.exact
     days = rest.days
     if days:
         weeks, leftover = divmod(days, 7)
         # Say it the way it was written: "P14D" is "14 days", "P2W" is "2 weeks".
         if "W" in value.upper() and not leftover:
-            parts.append(count(weeks, "week"))
+            parts.append(("week", weeks))
         else:
-            parts.append(count(days, "day"))
+            parts.append(("day", days))
     seconds = rest - timedelta(days=days)
     hours, remainder = divmod(seconds, timedelta(hours=1))
     minutes, remainder = divmod(remainder, timedelta(minutes=1))
     if hours:
-        parts.append(count(hours, "hour"))
+        parts.append(("hour", hours))
     if minutes:
-        parts.append(count(minutes, "minute"))
+        parts.append(("minute", minutes))
     if remainder:
-        parts.append(count(remainder.total_seconds(), "second"))
+        exact = remainder.total_seconds()
+        parts.append(("second", int(exact) if exact.is_integer() else exact))
     return parts
+
+
+def _duration_parts(value: str) -> list[str]:
+    return [count(number, unit) for unit, number in duration_units(value)]
 
 
 def humanize_duration(value: str) -> str:

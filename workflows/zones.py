@@ -20,7 +20,7 @@ from babel import Locale, UnknownLocaleError
 
 # The languages the emails are written in. Another language is added with its catalog (README, "Zones, quiet
 # hours and languages").
-SHIPPED_LANGUAGES = ("en",)
+SHIPPED_LANGUAGES = ("en", "es")
 
 
 @functools.cache

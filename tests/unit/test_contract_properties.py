@@ -427,7 +427,7 @@ def test_mutated_actions_are_refused_cleanly_or_keep_every_invariant(
 
 HTML_TAGS = {"html", "head", "meta", "title", "body", "div", "p", "blockquote", "br", "ul", "li", "a"}
 HTML_ATTRIBUTES = {"lang", "charset", "style", "href"}
-ENTITY = re.compile(r"&(?!(?:amp|lt|gt|quot|#x27);)")
+ENTITY = re.compile(r"&(?!(?:amp|lt|gt|quot|#x27|#39|#34);)")
 
 
 class _Page(HTMLParser):

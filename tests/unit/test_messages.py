@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from markupsafe import escape
 
 import workflows.effects as effects
 import workflows.feedback_rules as feedback_rules
@@ -150,7 +151,7 @@ def test_a_proposed_change_asks_the_other_participant_with_links() -> None:
     assert f"Ada Lovelace proposes a change to your mentorship: {CHANGE}." in email.text
     assert "At present you check in every 14 days." in email.text
     assert "A note from Ada Lovelace:\n> It's going <really> well" in email.text
-    assert html.escape("It's going <really> well") in email.html and "<really>" not in email.html
+    assert escape("It's going <really> well") in email.html and "<really>" not in email.html
     lapses = moment(state.proposal.lapses_at)
     assert f"Nothing changes unless you accept it. Please answer by {lapses}; the proposal lapses" in email.text
     assert lapses == moment(NOW + timedelta(days=8)), "respond_within defaults to 7 days"
