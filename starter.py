@@ -460,7 +460,7 @@ def demo_invitation(suffix: str, *, fast: bool = False) -> Invitation:
                 "name": "Ana Ruiz",
                 "email": "ana@example.com",
                 "time_zone": "Europe/Madrid",
-                "locale": "en-GB",
+                "locale": "es-ES",
             },
             "mentee": {
                 "id": f"ben-{suffix}",
