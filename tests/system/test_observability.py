@@ -39,7 +39,7 @@ from tests.support import ROOT, builders
 from tests.support.builders import MAIL_FROM
 from tests.support.waiting import until, wait_status
 from workflows import metrics
-from workflows.contract import MentorshipStatus, Stage
+from workflows.contract import FeedbackStatus, MentorshipStatus, Stage
 
 START_TIMEOUT = 60.0
 ACTIVITY_SLOTS = 7
@@ -219,6 +219,8 @@ class Story:
     refused: MentorshipStatus
     run_ids: dict[str, str]
     emails: int
+    # Both ended after being active: each Feedback workflow asked both participants (2 emails each).
+    feedback_emails: int
 
 
 # Ana, Ben and Cora with the story's tag in their ids and addresses; no message, no focus areas.
@@ -270,7 +272,17 @@ async def story(observed: Observed) -> Story:
         run_ids[final.workflow_id] = description.run_id
     ids = set(run_ids)
     emails = sum(1 for m in observed.sink.messages if m["X-Mentorship-Workflow-Id"] in ids)
-    return Story(accepted, refused, run_ids, emails)
+    feedback_emails = 0
+    for final in (accepted, refused):
+        assert final.feedback_workflow_id is not None
+        feedback_id = final.feedback_workflow_id
+
+        async def asked(feedback_id: str = feedback_id) -> FeedbackStatus | None:
+            current = await mentorship_client.feedback_status(observed.client, feedback_id)
+            return current if current.notifications_sent + len(current.notification_failures) == 2 else None
+
+        feedback_emails += (await until(asked, f"{feedback_id}: both asked", 30.0)).notifications_sent
+    return Story(accepted, refused, run_ids, emails, feedback_emails)
 
 
 # --- The tests ------------------------------------------------------------------------------------------
@@ -315,7 +327,8 @@ async def test_metrics_count_what_happened(observed: Observed, story: Story) -> 
     assert total(samples, metrics.ACCEPTANCES.name, via="accept") == 1
     assert total(samples, metrics.ACCEPTANCES.name, via="mutual_invitation") == 1
     assert total(samples, metrics.CHECK_INS_MISSED.name) == accepted.missed_total >= 1
-    assert total(samples, metrics.EMAILS_SENT.name) == sent
+    assert total(samples, metrics.EMAILS_SENT.name) == sent + story.feedback_emails
+    assert total(samples, metrics.EMAILS_SENT.name, notice="feedback_request") == story.feedback_emails == 4
     assert total(samples, metrics.EMAILS_SENT.name, notice="mentorship_started") == 4
     assert total(samples, metrics.EMAILS_SENT.name, notice="at_risk") == 1
     assert total(samples, metrics.EMAILS_FAILED.name, failure="transient") == 1
@@ -332,7 +345,9 @@ async def test_metrics_count_what_happened(observed: Observed, story: Story) -> 
     # The SDK's own metrics, on the same endpoint, reflecting the tuning from the environment.
     assert total(samples, "temporal_workflow_completed", workflow_type="Mentorship") == 2
     assert total(samples, "temporal_worker_task_slots_available", worker_type="WorkflowWorker") == WORKFLOW_SLOTS
-    assert total(samples, "temporal_activity_execution_latency_count", activity_type="send_notification") == sent + 2
+    assert total(samples, "temporal_activity_execution_latency_count", activity_type="send_notification") == (
+        sent + story.feedback_emails + 2
+    )
     assert total(samples, "temporal_num_pollers", poller_type="activity_task") >= 1
 
 
