@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import icalendar
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, expect
@@ -504,3 +505,51 @@ async def test_the_invitee_accepts_from_the_email_in_chromium(
         print(f"\nscreenshots: {tmp_path}")
     finally:
         await context.close()
+
+
+@pytest.mark.timeout(90)
+async def test_a_person_in_madrid_reads_her_email_in_spanish_and_her_time_in_chromium(
+    api: RunningApi, browser: Browser, tmp_path: Path
+) -> None:
+    """The email as its reader sees it: the HTML part opened in Chromium, in Spanish, with her local time and an
+    accept button that works; the welcome then carries a calendar file a calendar program accepts."""
+    invitation = people("mentee", message="¿Te apetece ser mi mentora?")
+    invitation = invitation.model_copy(
+        update={"mentor": invitation.mentor.model_copy(update={"time_zone": "Europe/Madrid", "locale": "es-ES"})}
+    )
+    workflow_id = (await invite(api, invitation)).workflow_id
+    email = await wait_for_email(api.sink, workflow_id, "invitation", Role.MENTOR.value)
+    assert email.get_content_charset() in (None, "utf-8")
+    html_part = email.get_body(preferencelist=("html",))
+    assert html_part is not None
+    (tmp_path / "invitation.eml").write_bytes(email.as_bytes())
+    context = await browser.new_context()
+    context.set_default_timeout(STEP_TIMEOUT_MS)
+    try:
+        page = await context.new_page()
+        await page.set_content(str(html_part.get_content()))
+        await expect(page.locator("body")).to_contain_text("Hola, Ana Ruiz")
+        await expect(page.locator("body")).to_contain_text("¿Te apetece ser mi mentora?")
+        # The deadline in her zone: CET or CEST, as the date falls.
+        await expect(page.locator("body")).to_contain_text(re.compile(r"\d{1,2}:\d{2} CES?T"))
+        await page.screenshot(path=str(tmp_path / "invitation-es.png"), full_page=True)
+        buttons = page.locator("a[href*='/links/']")
+        assert await buttons.count() == 2  # accept and decline
+        await page.goto(str(await buttons.first.get_attribute("href")))
+        await page.get_by_role("button", name="Accept").click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text(
+            "You accepted: your mentorship with Ben Ode has started"
+        )
+    finally:
+        await context.close()
+    welcome = await wait_for_email(api.sink, workflow_id, "started", Role.MENTOR.value)
+    [attachment] = [part for part in welcome.iter_attachments() if part.get_content_type() == "text/calendar"]
+    # Any: icalendar types a component's items as a union of every property type.
+    ics = attachment.get_payload(decode=True)
+    assert isinstance(ics, bytes)
+    calendar: Any = icalendar.Calendar.from_ical(ics)
+    [event] = calendar.walk("VEVENT")
+    assert str(calendar["METHOD"]) == "REQUEST"
+    assert event["DTSTART"].dt.tzinfo is not None and str(event["DTSTART"].params["TZID"]) == "Europe/Madrid"
+    assert event["RRULE"]["FREQ"] == ["WEEKLY"] and event["RRULE"]["INTERVAL"] == [2]  # every two weeks
+    await api.http.post(f"/mentorships/{workflow_id}/withdraw", json={"by": invitation.mentee.id})
