@@ -395,19 +395,16 @@ def confirmation(claims: LinkClaims, status: MentorshipStatus, *, values: dict[s
         if status.expires_at is not None:
             paragraphs.append(f"The invitation is open until {when(status.expires_at)}.")
         quote = ("Their message to you:", inv.message) if inv.message else None
-        if claims.a == "accept":
-            form = Form(
-                "Accept",
-                [Field("text", "note", f"A note for {initiator.name} (optional)", values.get("note", ""))],
-                error,
-            )
-            return Page(status_code, f"Accept {initiator.name}'s invitation?", paragraphs, quote, form, "ask")
-        form = Form(
-            "Decline",
-            [Field("text", "reason", f"A reason for {initiator.name} (optional)", values.get("reason", ""))],
-            error,
+        return _accept_or_decline(
+            claims.a == "accept",
+            f"{initiator.name}'s invitation",
+            initiator,
+            buttons=("Accept", "Decline"),
+            values=values,
+            error=error,
+            paragraphs=paragraphs,
+            quote=quote,
         )
-        return Page(status_code, f"Decline {initiator.name}'s invitation?", paragraphs, quote, form, "ask")
     if claims.a in CHANGE_ACTIONS:
         return _change_confirmation(claims, status, hello, values, error)
     role = inv.role_of(claims.p)
@@ -452,20 +449,37 @@ def _change_confirmation(
             )
     paragraphs.append(f"Nothing changes unless you accept. The proposal is open until {when(proposal.lapses_at)}.")
     quote = (f"A note from {proposer.name}:", proposal.note) if proposal.note else None
-    status_code = 200 if error is None else 422
-    if claims.a == "accept_change":
-        form = Form(
-            "Accept the change",
-            [Field("text", "note", f"A note for {proposer.name} (optional)", values.get("note", ""))],
-            error,
-        )
-        return Page(status_code, f"Accept {proposer.name}'s proposed change?", paragraphs, quote, form, "ask")
-    form = Form(
-        "Decline the change",
-        [Field("text", "reason", f"A reason for {proposer.name} (optional)", values.get("reason", ""))],
-        error,
+    return _accept_or_decline(
+        claims.a == "accept_change",
+        f"{proposer.name}'s proposed change",
+        proposer,
+        buttons=("Accept the change", "Decline the change"),
+        values=values,
+        error=error,
+        paragraphs=paragraphs,
+        quote=quote,
     )
-    return Page(status_code, f"Decline {proposer.name}'s proposed change?", paragraphs, quote, form, "ask")
+
+
+def _accept_or_decline(
+    accepting: bool,
+    what: str,
+    to: Person,
+    *,
+    buttons: tuple[str, str],
+    values: dict[str, str],
+    error: str | None,
+    paragraphs: list[str],
+    quote: tuple[str, str] | None,
+) -> Page:
+    """The page that asks to accept ``what`` (with an optional note for ``to``) or decline it (with an optional
+    reason); ``buttons`` are the (accept, decline) labels; 422 when what was typed was refused (``error``)."""
+    status_code = 200 if error is None else 422
+    name, label = ("note", "A note") if accepting else ("reason", "A reason")
+    field = Field("text", name, f"{label} for {to.name} (optional)", values.get(name, ""))
+    form = Form(buttons[0] if accepting else buttons[1], [field], error)
+    title = f"{'Accept' if accepting else 'Decline'} {what}?"
+    return Page(status_code, title, paragraphs, quote, form, "ask")
 
 
 def done(claims: LinkClaims, status: MentorshipStatus, proposal: Proposal | None = None) -> Page:

@@ -4,12 +4,13 @@ workflows. Imported into workflows (passed through the sandbox); nothing here ho
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
-from workflows.contract import PERMANENT_EMAIL_FAILURE, SEND_NOTIFICATION, Notification, SendReceipt
+from workflows.contract import PERMANENT_EMAIL_FAILURE, SEND_NOTIFICATION, HeldEmail, Notification, SendReceipt
 from workflows.wording import email_summary
 
 EMAIL_RETRY = RetryPolicy(
@@ -31,25 +32,40 @@ async def send(
     notification: Notification,
     *,
     summarize: bool = True,
-    held: Callable[[Notification, datetime], None] | None = None,
+    held_emails: list[HeldEmail] | None = None,
+    on_hold: Callable[[], None] | None = None,
 ) -> SendReceipt:
     """Send one email through the activity; raises ActivityError once given up on.
 
-    The activity may answer that the recipient's quiet hours hold it (``SendReceipt.held_until``): ``held`` is told,
-    a durable timer waits until then, and the email is sent without looking at quiet hours again. The answer is in
-    the history, so a replay never decides it again from the zone database. No patch guards this: a history has a
-    held answer only if the worker that made it had this code, so earlier histories take the same path as before.
+    The activity may answer that the recipient's quiet hours hold it (``SendReceipt.held_until``): the email is
+    listed in ``held_emails`` (the status shows it) and ``on_hold`` is told (the workflow republishes its details),
+    a durable timer waits until then, and the email is sent without looking at quiet hours again, then unlisted. The
+    answer is in the history, so a replay never decides it again from the zone database. No patch guards this: a
+    history has a held answer only if the worker that made it had this code, so earlier histories take the same
+    path as before.
     """
     receipt = await _attempt(notification, summarize)
     if receipt.held_until is None:
         return receipt
-    if held is not None:
-        held(notification, receipt.held_until)
-    wait = receipt.held_until - workflow.now()
-    if wait > timedelta(0):
-        summary = f"quiet hours: {email_summary(notification)}" if summarize else None
-        await workflow.sleep(wait, summary=summary)
-    return await _attempt(notification.model_copy(update={"deliver_now": True}), summarize)
+    entry = HeldEmail(step=notification.step, to=notification.to, until=receipt.held_until)
+    listed = held_emails if held_emails is not None else []
+    listed.append(entry)
+    if on_hold is not None:
+        on_hold()
+    try:
+        wait = receipt.held_until - workflow.now()
+        if wait > timedelta(0):
+            summary = f"quiet hours: {email_summary(notification)}" if summarize else None
+            await workflow.sleep(wait, summary=summary)
+        return await _attempt(notification.model_copy(update={"deliver_now": True}), summarize)
+    finally:
+        listed.remove(entry)
+
+
+def failure_reason(err: ActivityError) -> str:
+    """Why a send was given up on, as the email activity said it (activities/mailer.py)."""
+    cause = err.cause
+    return cause.message if isinstance(cause, ApplicationError) else str(cause or err)
 
 
 async def _attempt(notification: Notification, summarize: bool) -> SendReceipt:

@@ -24,7 +24,6 @@ from workflows.contract import (
     DeclineChangeInput,
     DeclineInput,
     FeedbackStatus,
-    HeldEmail,
     Invitation,
     MentorshipStatus,
     Notice,
@@ -621,8 +620,3 @@ def notification_failed(change: Change, notification: Notification, error: str) 
     change.record("notification failed", detail=f"{email_label(notification)} to the {notification.to}: {reason}")
     change.count(metrics.NOTIFICATIONS_GIVEN_UP, {"notice": notification.kind.value})
     return reason
-
-
-def no_longer_held(held: list[HeldEmail], notification: Notification) -> None:
-    """The email went (or was given up on): no longer listed as waiting for quiet hours to end."""
-    held[:] = [email for email in held if (email.step, email.to) != (notification.step, notification.to)]

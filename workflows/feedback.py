@@ -12,7 +12,6 @@ and keeps one timer (the reminder, then the close). The result is the whole ``Fe
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
@@ -32,7 +31,6 @@ with workflow.unsafe.imports_passed_through():
         FeedbackInput,
         FeedbackStart,
         FeedbackStatus,
-        HeldEmail,
         Notification,
         explain,
     )
@@ -138,20 +136,17 @@ class Feedback:
 
     async def _deliver(self, notification: Notification) -> None:
         try:
-            await delivery.send(notification, held=self._held)
+            await delivery.send(notification, held_emails=self.state.held_emails, on_hold=self._changed)
             self.state.notifications_sent += 1
         except ActivityError as err:
-            cause = err.cause
-            error = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+            error = delivery.failure_reason(err)
             feedback_rules.notification_failed(self.state, notification, error, workflow.now())
             workflow.logger.warning("Feedback email %s to %s failed: %s", notification.step, notification.to, error)
         finally:
-            effects.no_longer_held(self.state.held_emails, notification)
             self._sending -= 1
             self._changes += 1
 
-    def _held(self, notification: Notification, until: datetime) -> None:
-        self.state.held_emails.append(HeldEmail(step=notification.step, to=notification.to, until=until))
+    def _changed(self) -> None:
         self._changes += 1
 
     def _details(self) -> str:

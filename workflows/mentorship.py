@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, ClassVar
 
 from temporalio import workflow
@@ -49,7 +49,6 @@ with workflow.unsafe.imports_passed_through():
         TRUSTED,
         WORKFLOW_TYPE,
         FeedbackStart,
-        HeldEmail,
         MentorshipInput,
         MentorshipStatus,
         Notification,
@@ -529,22 +528,24 @@ class Mentorship:
 
     async def _deliver(self, notification: Notification) -> None:
         try:
-            await delivery.send(notification, summarize=self.summarizes_commands, held=self._held)
+            await delivery.send(
+                notification,
+                summarize=self.summarizes_commands,
+                held_emails=self.state.held_emails,
+                on_hold=self._changed,
+            )
             self.state.notifications_sent += 1
         except ActivityError as err:
-            cause = err.cause
-            error = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+            error = delivery.failure_reason(err)
             change = effects.Change(self.state, workflow.now())
             reason = effects.notification_failed(change, notification, error)
             self._take(change)
             workflow.logger.warning("Notification %s to %s failed: %s", notification.step, notification.to, reason)
         finally:
-            effects.no_longer_held(self.state.held_emails, notification)
             self._sending -= 1
             self._changes += 1
 
-    def _held(self, notification: Notification, until: datetime) -> None:
-        self.state.held_emails.append(HeldEmail(step=notification.step, to=notification.to, until=until))
+    def _changed(self) -> None:
         self._changes += 1
 
     # --- Operators: search attributes, current details -----------------------------------------------------
