@@ -531,6 +531,9 @@ class MentorshipStatus(BaseModel):
         default=None,
         description="Once an active mentorship ended: the Feedback workflow collecting both participants' feedback",
     )
+    events_emitted: int = Field(
+        default=0, description="Events emitted in all: the sequence number of the latest (workflows/events.py)"
+    )
     holds_places: bool = Field(
         default=False,
         description="Whether the mentorship holds a place with both people (from acceptance until the places are "

@@ -42,6 +42,7 @@ from workflows.contract import (
     mentorship_key,
 )
 from workflows.durations import humanize_duration, humanize_every
+from workflows.events import EventType, MentorshipEvent, build_event
 from workflows.plan import Due, NextDue, after, next_due
 from workflows.text import truncate
 from workflows.wording import email_label, when
@@ -78,6 +79,8 @@ class Change:
     now: datetime
     notifications: list[Notification] = field(default_factory=list)
     counts: list[tuple[metrics.Counter, Mapping[str, str]]] = field(default_factory=list)
+    # What other services hear (workflows/events.py), each with the mentorship's next sequence number.
+    events: list[MentorshipEvent] = field(default_factory=list)
     # Whether anything happened (an invitation from the side that already invited changes nothing).
     changed: bool = False
 
@@ -90,6 +93,26 @@ class Change:
         if len(timeline) > KEEP_TIMELINE:
             self.state.timeline_entries_dropped += len(timeline) - KEEP_TIMELINE
             del timeline[:-KEEP_TIMELINE]
+        self.changed = True
+
+    def emit(self, kind: EventType, *, actor: Role | None = None, text: str | None = None, **data: Any) -> None:
+        """One event for other services, beside the timeline entry that tells the same; ``text`` is what a person
+        wrote (delivered only where the deployment opts in to personal data)."""
+        state = self.state
+        state.events_emitted += 1
+        self.events.append(
+            build_event(
+                kind=kind,
+                key=mentorship_key(state.workflow_id, state.invited_at),
+                workflow_id=state.workflow_id,
+                sequence=state.events_emitted,
+                occurred_at=self.now,
+                invitation=state.invitation,
+                actor=actor,
+                data=data,
+                text=text,
+            )
+        )
         self.changed = True
 
     def count(self, counter: metrics.Counter, labels: Mapping[str, str] | None = None) -> None:
@@ -157,16 +180,47 @@ class Change:
 
     def end(self, stage: Stage, *, by: str | None = None, detail: str | None = None) -> None:
         state = self.state
+        before = state.stage
         state.stage = stage
         state.ended_at = self.now
         state.expires_at = None
         state.next_check_in_due = None
         state.paused_until = None
         self.record(str(stage), by=by, detail=detail)
+        actor = state.invitation.role_of(by) if by is not None else None
+        self.emit(
+            ENDED[stage],
+            actor=actor,
+            text=detail if actor is not None else None,
+            stage_before=str(before),
+            ended_at=self.now,
+            check_ins_recorded=state.check_ins_recorded,
+        )
         if state.proposal is not None:
             # Nothing is left to change: the open proposal goes with the mentorship (its proposer learns of the end).
             self.record(f"change {state.proposal.number} lapsed", detail="the mentorship ended")
+            self.emit(EventType.CHANGE_LAPSED, number=state.proposal.number, because="the_mentorship_ended")
             state.proposal = None
+
+
+# The event of each way a mentorship ends.
+ENDED = {
+    Stage.DECLINED: EventType.DECLINED,
+    Stage.EXPIRED: EventType.EXPIRED,
+    Stage.WITHDRAWN: EventType.WITHDRAWN,
+    Stage.COMPLETED: EventType.COMPLETED,
+}
+
+
+def _proposal_data(proposal: Proposal) -> dict[str, Any]:
+    return {
+        "number": proposal.number,
+        "extend_term_by": proposal.extend_term_by,
+        "check_in_every": proposal.check_in_every,
+        "check_in_grace": proposal.check_in_grace,
+        "proposed_at": proposal.proposed_at,
+        "lapses_at": proposal.lapses_at,
+    }
 
 
 # --- The start -----------------------------------------------------------------------------------------
@@ -184,6 +238,18 @@ def new_mentorship(workflow_id: str, invitation: Invitation, now: datetime) -> C
     change = Change(state, now)
     initiator = invitation.person(invitation.initiated_by)
     change.record("invited", by=initiator.id, detail=f"invited by the {invitation.initiated_by}")
+    change.emit(
+        EventType.INVITED,
+        actor=invitation.initiated_by,
+        text=invitation.message,
+        initiated_by=str(invitation.initiated_by),
+        mentor_id=invitation.mentor.id,
+        mentee_id=invitation.mentee.id,
+        coordinator_id=invitation.coordinator.id if invitation.coordinator is not None else None,
+        expires_at=state.expires_at,
+        check_in_every=invitation.check_in_every,
+        term=invitation.term,
+    )
     change.notify(
         Notice.INVITATION,
         "invitation",
@@ -235,6 +301,14 @@ def _activate(change: Change, role: Role, *, mutual: bool, note: str | None) -> 
         by=state.invitation.person(role).id,
         detail=note if not mutual else "mutual invitation",
     )
+    change.emit(
+        EventType.ACCEPTED,
+        actor=role,
+        text=note,
+        mutual=mutual,
+        next_check_in_due=state.next_check_in_due,
+        term_ends_at=state.term_ends_at,
+    )
     change.notify_both(
         Notice.MENTORSHIP_STARTED, "started", actor=role, at=state.next_check_in_due, mutual=mutual, text=note
     )
@@ -267,9 +341,16 @@ def checked_in(change: Change, action: CheckInInput) -> None:
     change.record(
         f"check-in {number} recorded", by=action.by, detail=f"rating {action.rating}/5" if action.rating else None
     )
+    change.emit(EventType.CHECK_IN_RECORDED, actor=role, text=action.note, number=number, rating=action.rating)
     if state.at_risk:
         state.at_risk = False
         change.record("back on track", detail=f"after {state.missed_in_a_row} missed check-ins")
+        change.emit(
+            EventType.BACK_ON_TRACK,
+            actor=role,
+            after_missed=state.missed_in_a_row,
+            coordinator_told=state.invitation.coordinator is not None,
+        )
         if state.invitation.coordinator is not None:
             change.notify(
                 Notice.BACK_ON_TRACK,
@@ -295,6 +376,7 @@ def paused(change: Change, action: PauseInput) -> None:
     state.recent_pauses = [*state.recent_pauses, change.now][-rules.MAX_PAUSES_PER_DAY :]
     until = f"until {when(state, action.until)}" if action.until else "until resumed"
     change.record("paused", by=action.by, detail=until + (f": {action.reason}" if action.reason else ""))
+    change.emit(EventType.PAUSED, actor=role, text=action.reason, pause_number=pause_number, until=action.until)
     change.notify(Notice.PAUSED, f"pause-{pause_number}", role.other, actor=role, at=action.until, text=action.reason)
 
 
@@ -316,6 +398,14 @@ def _resume(change: Change, role: Role | None, note: str | None) -> None:
     resume_number = state.resumes
     change.record(
         "resumed", by=state.invitation.person(role).id if role else None, detail=note if role else "the pause ended"
+    )
+    change.emit(
+        EventType.RESUMED,
+        actor=role,
+        text=note,
+        resume_number=resume_number,
+        pause_ended=role is None,
+        next_check_in_due=state.next_check_in_due,
     )
     audiences = (role.other,) if role else (Role.MENTOR, Role.MENTEE)
     for audience in audiences:
@@ -359,6 +449,7 @@ def change_proposed(change: Change, action: ProposeChangeInput) -> None:
     )
     state.proposal = proposal
     change.record(f"change {proposal.number} proposed", by=action.by, detail=describe_change(proposal))
+    change.emit(EventType.CHANGE_PROPOSED, actor=role, text=action.note, **_proposal_data(proposal))
     change.notify(
         Notice.CHANGE_PROPOSED,
         f"change-{proposal.number}-proposed",
@@ -391,6 +482,14 @@ def change_accepted(change: Change, action: AcceptChangeInput) -> None:
                 state.cycle_restarts += 1
             change.start_cycle(change.now)
     change.record(f"change {proposal.number} accepted", by=action.by, detail=describe_change(proposal))
+    change.emit(
+        EventType.CHANGE_ACCEPTED,
+        actor=role,
+        text=action.note,
+        **_proposal_data(proposal),
+        term_ends_at=state.term_ends_at,
+        next_check_in_due=state.next_check_in_due,
+    )
     change.notify(
         Notice.CHANGE_ACCEPTED,
         f"change-{proposal.number}-accepted",
@@ -417,6 +516,7 @@ def change_declined(change: Change, action: DeclineChangeInput) -> None:
     assert proposal is not None, "the rule admits an open proposal only"
     change.state.proposal = None
     change.record(f"change {proposal.number} declined", by=action.by, detail=action.reason)
+    change.emit(EventType.CHANGE_DECLINED, actor=role, text=action.reason, number=proposal.number)
     change.notify(
         Notice.CHANGE_DECLINED,
         f"change-{proposal.number}-declined",
@@ -433,6 +533,7 @@ def change_withdrawn(change: Change, action: WithdrawChangeInput) -> None:
     assert proposal is not None, "the rule admits an open proposal only"
     change.state.proposal = None
     change.record(f"change {proposal.number} withdrawn", by=action.by)
+    change.emit(EventType.CHANGE_WITHDRAWN, actor=role, number=proposal.number)
     change.notify(
         Notice.CHANGE_WITHDRAWN, f"change-{proposal.number}-withdrawn", role.other, actor=role, proposal=proposal
     )
@@ -443,6 +544,7 @@ def change_lapsed(change: Change) -> None:
     assert proposal is not None
     change.state.proposal = None
     change.record(f"change {proposal.number} lapsed", detail="no answer in time")
+    change.emit(EventType.CHANGE_LAPSED, number=proposal.number, because="no_answer_in_time")
     change.notify(
         Notice.CHANGE_LAPSED, f"change-{proposal.number}-lapsed", proposal.role, proposal=proposal, at=change.now
     )
@@ -514,11 +616,13 @@ def check_in_missed(change: Change) -> None:
     state.missed_in_a_row += 1
     state.missed_total += 1
     change.record(f"check-in {missed} missed", detail=f"{state.missed_in_a_row} in a row")
+    change.emit(EventType.CHECK_IN_MISSED, number=missed, missed_in_a_row=state.missed_in_a_row)
     change.count(metrics.CHECK_INS_MISSED)
     if state.missed_in_a_row == inv.escalate_after_missed:
         state.at_risk = True
         told = inv.coordinator is not None
         change.record("at risk", detail="coordinator told" if told else "no coordinator named")
+        change.emit(EventType.AT_RISK, missed_in_a_row=state.missed_in_a_row, coordinator_told=told)
         if told:
             change.notify(
                 Notice.AT_RISK,
@@ -618,5 +722,14 @@ def notification_failed(change: Change, notification: Notification, error: str) 
         NotificationFailure(at=change.now, step=notification.step, to=notification.to, error=reason)
     )
     change.record("notification failed", detail=f"{email_label(notification)} to the {notification.to}: {reason}")
+    # The reason may name an address: it travels as text (personal data, delivered only when opted in).
+    change.emit(
+        EventType.NOTIFICATION_FAILED,
+        text=reason,
+        notice=str(notification.kind),
+        step=notification.step,
+        to=str(notification.to),
+        failures=state.notifications_failed,
+    )
     change.count(metrics.NOTIFICATIONS_GIVEN_UP, {"notice": notification.kind.value})
     return reason

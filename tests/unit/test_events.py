@@ -1,0 +1,192 @@
+"""The events other services hear (workflows/events.py), derived by the pure effects beside their timeline entries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+import workflows.effects as effects
+from tests.support.builders import invitation, make_notification
+from workflows.contract import (
+    AcceptChangeInput,
+    AcceptInput,
+    CheckInInput,
+    DeclineChangeInput,
+    DeclineInput,
+    MentorshipStatus,
+    PauseInput,
+    ProposeChangeInput,
+    ResumeInput,
+    Role,
+    WithdrawChangeInput,
+    WithdrawInput,
+    mentorship_key,
+)
+from workflows.events import EventType, MentorshipEvent, check_filter, matches
+from workflows.plan import Due, next_due
+
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+MENTOR, MENTEE = "ada", "ben.b"
+
+
+class Story:
+    """A mentorship driven through the pure effects, collecting every event."""
+
+    def __init__(self, **fields: object) -> None:
+        start = effects.new_mentorship("mentorship-ada--ben.b", invitation(**fields), NOW)  # type: ignore[arg-type]
+        self.state: MentorshipStatus = start.state
+        self.now = NOW
+        self.events: list[MentorshipEvent] = list(start.events)
+
+    def act(self, effect: object, action: object, minutes: int = 1) -> None:
+        self.now += timedelta(minutes=minutes)
+        self.until(self.now)
+        change = effects.Change(self.state, self.now)
+        effect(change, action)  # type: ignore[operator]
+        self.events += change.events
+
+    def until(self, moment: datetime) -> None:
+        for change in effects.catch_up(self.state, moment):
+            self.events += change.events
+
+    def run_to(self, event: Due) -> None:
+        """Every timed event up to and including the next one of this kind."""
+        while True:
+            due = next_due(self.state)
+            assert due is not None
+            change = effects.Change(self.state, due.at)
+            effects.fell_due(change, due)
+            self.events += change.events
+            self.now = due.at
+            if due.event is event:
+                return
+
+    def types(self) -> list[str]:
+        return [str(event.type) for event in self.events]
+
+
+def test_a_whole_lifecycle_emits_every_type_in_sequence_with_no_gaps() -> None:
+    story = Story(check_in_every="P14D", escalate_after_missed=2, term="P6M")
+    story.act(effects.accepted, AcceptInput(by=MENTOR, note="Happy to"))
+    story.act(effects.checked_in, CheckInInput(by=MENTEE, rating=4, note="Talk outline"))
+    story.run_to(Due.CHECK_IN_MISSED)
+    story.run_to(Due.CHECK_IN_MISSED)
+    story.act(effects.checked_in, CheckInInput(by=MENTOR))
+    story.act(effects.paused, PauseInput(by=MENTEE, reason="travelling"))
+    story.act(effects.resumed, ResumeInput(by=MENTOR))
+    story.act(effects.change_proposed, ProposeChangeInput(by=MENTEE, extend_term_by="P1M"))
+    story.act(effects.change_declined, DeclineChangeInput(by=MENTOR))
+    story.act(effects.change_proposed, ProposeChangeInput(by=MENTEE, check_in_every="P7D"))
+    story.act(effects.change_accepted, AcceptChangeInput(by=MENTOR))
+    story.act(effects.change_proposed, ProposeChangeInput(by=MENTOR, extend_term_by="P1M"))
+    story.act(effects.change_withdrawn, WithdrawChangeInput(by=MENTOR))
+    story.act(effects.change_proposed, ProposeChangeInput(by=MENTOR, extend_term_by="P1M", respond_within="P1D"))
+    story.run_to(Due.CHANGE_LAPSES)
+    story.act(effects.paused, PauseInput(by=MENTOR, until=story.now + timedelta(days=3)))
+    story.run_to(Due.PAUSE_ENDS)
+    failed = effects.Change(story.state, story.now)
+    effects.notification_failed(failed, make_notification(), "mail server refused ada@example.com: 550 no such user")
+    story.events += failed.events
+    story.act(effects.change_proposed, ProposeChangeInput(by=MENTEE, check_in_every="P21D", respond_within="P1Y"))
+    story.run_to(Due.TERM_ENDS)
+
+    # Check-ins missed (and a new streak at risk) between the last steps and the end of the term come and go.
+    types = [t for t in story.types() if t != EventType.CHECK_IN_MISSED]
+    assert set(types[20:-2]) <= {"mentorship.at_risk"}
+    assert types[:20] + types[-2:] == [
+        "mentorship.invited",
+        "mentorship.accepted",
+        "mentorship.check_in.recorded",
+        "mentorship.at_risk",
+        "mentorship.check_in.recorded",
+        "mentorship.back_on_track",
+        "mentorship.paused",
+        "mentorship.resumed",
+        "mentorship.change.proposed",
+        "mentorship.change.declined",
+        "mentorship.change.proposed",
+        "mentorship.change.accepted",
+        "mentorship.change.proposed",
+        "mentorship.change.withdrawn",
+        "mentorship.change.proposed",
+        "mentorship.change.lapsed",
+        "mentorship.paused",
+        "mentorship.resumed",
+        "mentorship.notification.failed",
+        "mentorship.change.proposed",
+        "mentorship.completed",
+        "mentorship.change.lapsed",
+    ]
+    assert story.types().count("mentorship.check_in.missed") >= 2
+    # One sequence per mentorship, from 1, no gaps; ids unique and derived from it; the state counts them.
+    assert [event.sequence for event in story.events] == list(range(1, len(story.events) + 1))
+    assert story.state.events_emitted == len(story.events)
+    key = mentorship_key("mentorship-ada--ben.b", NOW)
+    assert [event.id for event in story.events] == [f"evt_{key}_{n}" for n in range(1, len(story.events) + 1)]
+    assert {event.mentorship_key for event in story.events} == {key}
+    assert all(a.occurred_at <= b.occurred_at for a, b in zip(story.events, story.events[1:], strict=False))
+    # Timed events have no actor; actions name the participant and their role.
+    by_type = {event.type: event for event in story.events}
+    assert by_type[EventType.CHECK_IN_MISSED].actor is None and by_type[EventType.COMPLETED].actor is None
+    invited = story.events[0]
+    assert invited.actor is not None and (invited.actor.id, invited.actor.role) == (MENTEE, Role.MENTEE)
+    assert invited.data["mentor_id"] == MENTOR and invited.data["coordinator_id"] == "cleo"
+    accepted = story.events[1]
+    assert accepted.actor is not None and accepted.actor.role is Role.MENTOR and accepted.data["mutual"] is False
+    assert by_type[EventType.CHANGE_LAPSED].data["because"] == "the_mentorship_ended"
+
+
+def test_every_type_of_the_issue_is_documented() -> None:
+    assert len(EventType) == 20
+    assert {str(t).split(".")[0] for t in EventType} == {"mentorship", "person"}
+
+
+@pytest.mark.parametrize(
+    ("act", "expected"),
+    [
+        (lambda s: s.act(effects.declined, DeclineInput(by=MENTOR, reason="no time")), "mentorship.declined"),
+        (lambda s: s.act(effects.withdrawn, WithdrawInput(by=MENTEE)), "mentorship.withdrawn"),
+        (lambda s: s.run_to(Due.INVITATION_EXPIRY), "mentorship.expired"),
+    ],
+)
+def test_an_invitation_ends_with_its_event(act: object, expected: str) -> None:
+    story = Story()
+    act(story)  # type: ignore[operator]
+    assert story.types()[0] == "mentorship.invited" and story.types()[-1] == expected
+    assert [event.sequence for event in story.events] == list(range(1, len(story.events) + 1))
+
+
+def test_an_invitation_from_the_other_side_is_a_mutual_acceptance_and_a_repeat_emits_nothing() -> None:
+    story = Story()
+    change = effects.Change(story.state, NOW)
+    effects.invited(change, invitation())
+    assert change.events == []
+    effects.invited(change, invitation(initiated_by=Role.MENTOR))
+    assert [(str(e.type), e.data["mutual"], e.sequence) for e in change.events] == [("mentorship.accepted", True, 2)]
+
+
+def test_events_carry_ids_and_leave_names_addresses_and_text_out_unless_opted_in() -> None:
+    story = Story()
+    story.act(effects.declined, DeclineInput(by=MENTOR, reason="Ada has no time until spring"))
+    declined = story.events[-1]
+    body = declined.for_delivery(personal_data=False).model_dump_json()
+    for personal in ("Ada Lovelace", "ada@example.com", "Ben Okafor", "no time until spring"):
+        assert personal not in body
+    assert '"ada"' in body and "ben.b" in body
+    full = declined.for_delivery(personal_data=True)
+    assert full.text == "Ada has no time until spring"
+    assert full.people is not None and full.people["mentor"].email == "ada@example.com"
+
+
+def test_filters_take_types_prefixes_and_everything() -> None:
+    assert matches(None, EventType.COMPLETED)
+    assert matches(["mentorship.change.*"], EventType.CHANGE_LAPSED)
+    assert not matches(["mentorship.change.*"], EventType.COMPLETED)
+    assert matches(["*"], EventType.PERSON_LIMITS_CHANGED)
+    assert matches(["mentorship.completed"], EventType.COMPLETED) and not matches([], EventType.COMPLETED)
+    assert check_filter("mentorship.*") == "mentorship.*"
+    with pytest.raises(ValueError, match=r"did you mean 'mentorship\.completed'"):
+        check_filter("mentorship.complete")
+    with pytest.raises(ValueError, match="matches no event type"):
+        check_filter("billing.*")
