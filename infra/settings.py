@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from infra.encryption import EncryptionKey, parse_keys
 from infra.quiet_hours import QuietHours
+from infra.webhook_endpoints import WebhookEndpoint, parse_endpoints
 from workflows.contract import DEFAULT_TASK_QUEUE
 
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -142,6 +143,23 @@ class Settings(BaseSettings):
             parse_keys(value.get_secret_value())
         return value
 
+    # --- Webhooks (issue 17, in progress: infra/webhook_endpoints.py, activities/webhooks.py) ----------------
+    # Where events go: a JSON list of {"url", "secrets": ["whsec_..."], "events": [types or prefixes]?}; checked at
+    # start, each error with its reason. A secret: reprs and logs of the settings show it masked.
+    mentorship_webhook_endpoints: SecretStr | None = None
+    # Names, addresses and what people wrote, in the events (opt-in); otherwise ids only.
+    mentorship_webhook_personal_data: bool = False
+    # How long one POST to one endpoint may take (connect, send, the answer's first 4 KiB).
+    mentorship_webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+    @field_validator("mentorship_webhook_endpoints")
+    @classmethod
+    def _webhook_endpoints_parse(cls, value: SecretStr | None) -> SecretStr | None:
+        # A bad value raises infra.webhook_endpoints.WebhookConfigError as is: its message never quotes a secret.
+        if value is not None:
+            parse_endpoints(value.get_secret_value())
+        return value
+
     # --- HTTP API (api/, `python -m api`) and signed action links in emails (README, "HTTP API") -------------
     # This block belongs to the API; the worker reads MENTORSHIP_API_PUBLIC_URL and MENTORSHIP_LINK_SECRET too
     # (it writes the links into the emails).
@@ -235,6 +253,12 @@ class Settings(BaseSettings):
     def quiet_hours(self) -> QuietHours | None:
         """MENTORSHIP_QUIET_HOURS parsed; None when emails go at any hour."""
         return QuietHours.parse(self.mentorship_quiet_hours) if self.mentorship_quiet_hours else None
+
+    @property
+    def webhook_endpoints(self) -> tuple[WebhookEndpoint, ...]:
+        """MENTORSHIP_WEBHOOK_ENDPOINTS parsed; empty when no event is delivered."""
+        secret = self.mentorship_webhook_endpoints
+        return parse_endpoints(secret.get_secret_value()) if secret is not None else ()
 
     @property
     def api_keys(self) -> list[bytes]:

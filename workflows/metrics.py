@@ -61,5 +61,21 @@ NOTIFICATIONS_GIVEN_UP = Counter(
     "notifications",
     ("notice",),
 )
+# From the webhook activity (activities/webhooks.py): one point per endpoint per attempt.
+WEBHOOK_ATTEMPTS = Counter(
+    "mentorship_webhook_attempts",
+    "Webhook posts to one endpoint, by event type and result: delivered (2xx), gone (410: disabled) or failed "
+    "(retried)",
+    "posts",
+    ("event", "result"),
+)
 
-ALL = (EMAILS_SENT, EMAILS_FAILED, INVITATIONS, ACCEPTANCES, CHECK_INS_MISSED, NOTIFICATIONS_GIVEN_UP)
+ALL = (
+    EMAILS_SENT,
+    EMAILS_FAILED,
+    INVITATIONS,
+    ACCEPTANCES,
+    CHECK_INS_MISSED,
+    NOTIFICATIONS_GIVEN_UP,
+    WEBHOOK_ATTEMPTS,
+)
