@@ -63,10 +63,10 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_url(url: Any) -> str:
-    if not isinstance(url, str) or not url.strip():
+def check_url(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
         raise ValueError("url must be a non-empty string")
-    url = str(url).strip()
+    url: str = value.strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("url must be an http(s) address like https://hooks.example.com/mentorships")
@@ -79,11 +79,11 @@ def check_url(url: Any) -> str:
     return url
 
 
-def check_secret(secret: Any, number: int) -> str:
+def check_secret(value: Any, number: int) -> str:
     what = f"secret {number}"
-    if not isinstance(secret, str) or not secret.strip():
+    if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{what} is empty")
-    secret = str(secret).strip()
+    secret: str = value.strip()
     if not secret.startswith(SECRET_PREFIX):
         raise ValueError(f"{what} must start with {SECRET_PREFIX!r} followed by base64 (the Standard Webhooks form)")
     try:
