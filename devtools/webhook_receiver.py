@@ -114,7 +114,7 @@ class WebhookReceiver:
         if self.port == 0:
             server = site._server
             assert server is not None
-            self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         return self.url
 
     async def stop(self) -> None:
