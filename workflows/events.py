@@ -110,12 +110,24 @@ class EventPerson(BaseModel):
 class MentorshipEvent(BaseModel):
     """One event, as delivered (the JSON body of a webhook, and the activity's input)."""
 
-    id: str = Field(description="Unique and stable: evt_{mentorship_key}_{sequence}; the webhook-id header")
+    id: str = Field(
+        description="Unique and stable: evt_{mentorship_key}_{sequence} (a person's: evt_{workflow_id}_{sequence}); "
+        "the webhook-id header"
+    )
     type: EventType
     occurred_at: datetime = Field(description="When it happened (workflow time; a timed event's due time)")
-    workflow_id: str = Field(description="The mentorship's workflow id (reused by a pair's later mentorships)")
-    mentorship_key: str = Field(description="Unique per mentorship: the workflow id and the invitation time")
-    sequence: int = Field(ge=1, description="1 for a mentorship's first event, then each next one, with no gaps")
+    workflow_id: str = Field(
+        description="The mentorship's workflow id (reused by a pair's later mentorships); person-{id} for a "
+        "person's events"
+    )
+    mentorship_key: str | None = Field(
+        description="Unique per mentorship: the workflow id and the invitation time; null for a person's events"
+    )
+    sequence: int = Field(
+        ge=1,
+        description="1 for a mentorship's (or a person's) first event, then each next one, with no gaps: order "
+        "by it and see a gap",
+    )
     actor: EventActor | None = Field(default=None, description="Who did it; null for timed events")
     data: dict[str, Any] = Field(
         default_factory=dict, description="What changed, by type: ids, stages, numbers, moments; no personal data"
@@ -139,6 +151,22 @@ class MentorshipEvent(BaseModel):
 
 def event_id(key: str, sequence: int) -> str:
     return f"evt_{key}_{sequence}"
+
+
+def person_event(
+    *, person_id: str, sequence: int, occurred_at: datetime, max_mentees: int | None, max_mentors: int | None
+) -> MentorshipEvent:
+    """``person.limits_changed``: a person's record (workflows/person.py) numbers its own events."""
+    workflow_id = f"person-{person_id}"
+    return MentorshipEvent(
+        id=event_id(workflow_id, sequence),
+        type=EventType.PERSON_LIMITS_CHANGED,
+        occurred_at=occurred_at,
+        workflow_id=workflow_id,
+        mentorship_key=None,
+        sequence=sequence,
+        data={"person_id": person_id, "max_mentees": max_mentees, "max_mentors": max_mentors},
+    )
 
 
 def people_of(invitation: Invitation) -> dict[str, EventPerson]:
