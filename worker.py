@@ -1,5 +1,5 @@
-"""The worker: runs the Mentorship and Person workflows, the email activity and the place activities on the
-mentorship task queue.
+"""The worker: runs the Mentorship, Person and Feedback workflows and the webhook workflows, the email activity,
+the webhook activity and the place activities on the mentorship task queue.
 
 Connection follows Temporal's environment configuration (see ``infra/temporal.py``); mail, the task queue,
 tuning and observability follow ``infra.settings.Settings``. SIGINT or SIGTERM stops polling and lets in-flight
@@ -24,6 +24,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.mailer import Mailer
 from activities.places import PlaceKeeper
+from activities.webhooks import WebhookSender
 from infra import observability
 from infra.process import bind_address, exit_now, probe
 from infra.settings import Settings
@@ -31,6 +32,8 @@ from infra.temporal import connect
 from workflows.feedback import Feedback
 from workflows.mentorship import Mentorship
 from workflows.person import PersonRecord
+from workflows.webhook_endpoint import WebhookEndpointRecord
+from workflows.webhook_outbox import WebhookOutbox
 
 log = logging.getLogger("mentorship.worker")
 
@@ -58,6 +61,7 @@ def build_worker(
     graceful_shutdown: timedelta | None = None,
     interceptors: Sequence[Interceptor] = (),
     mailer: Mailer | None = None,
+    webhooks: WebhookSender | None = None,
 ) -> Worker:
     """The worker exactly as deployed, for ``main`` and for tests against a test server."""
     if graceful_shutdown is None:
@@ -66,9 +70,10 @@ def build_worker(
     return Worker(
         client,
         task_queue=settings.mentorship_task_queue,
-        workflows=[Mentorship, PersonRecord, Feedback],
+        workflows=[Mentorship, PersonRecord, Feedback, WebhookOutbox, WebhookEndpointRecord],
         activities=[
             (mailer or Mailer(settings)).send_notification,
+            (webhooks or WebhookSender(settings)).deliver_event,
             keeper.take_places,
             keeper.release_places,
             keeper.find_ended_places,
@@ -92,6 +97,8 @@ def _endpoints(settings: Settings) -> str:
         parts.append(f"health on http://{where}{observability.READY_PATH}")
     if settings.otel_exporter_otlp_endpoint:
         parts.append(f"traces to {observability.traces_endpoint(settings.otel_exporter_otlp_endpoint)}")
+    if settings.webhook_endpoints:
+        parts.append("events to " + ", ".join(endpoint.url for endpoint in settings.webhook_endpoints))
     return "; ".join(parts)
 
 
@@ -106,6 +113,7 @@ async def main() -> None:
 
     # The email templates first (compiled and tried, overrides included): a broken one stops the worker here.
     mailer = Mailer(settings)
+    webhooks = WebhookSender(settings)
     # Then the health endpoint: liveness answers while the worker connects, readiness says it does not poll yet.
     health = observability.Health(settings)
     await health.start()
@@ -119,6 +127,7 @@ async def main() -> None:
             graceful_shutdown=grace,
             interceptors=tracing.interceptors if tracing else (),
             mailer=mailer,
+            webhooks=webhooks,
         )
         health.client, health.worker = client, worker
         # `async with` runs the worker in the background and, on a fatal worker error, cancels this block
@@ -145,6 +154,7 @@ async def main() -> None:
             log.info("Stopping: no new tasks; in-flight activities get up to %s to finish", grace)
         # The SMTP connections kept open for the next send.
         await mailer.close()
+        await webhooks.close()
         log.info("Worker stopped")
     finally:
         health.stopping = True

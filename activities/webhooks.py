@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,7 +31,10 @@ import aiohttp
 from standardwebhooks import Webhook
 from temporalio import activity
 from temporalio.api.common.v1 import Payload
+from temporalio.client import Client, WorkflowQueryFailedError
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 
 from infra.settings import Settings
 from infra.webhook_endpoints import WebhookEndpoint
@@ -38,10 +42,15 @@ from workflows import metrics
 from workflows.events import (
     DELIVER_EVENT,
     WEBHOOK_DELIVERY_FAILED,
+    WEBHOOK_ENDPOINT_WORKFLOW_TYPE,
     WEBHOOK_RETRY,
     DeliveryReport,
+    DisableEndpointInput,
+    EndpointInput,
     EndpointOutcome,
+    EndpointStatus,
     MentorshipEvent,
+    endpoint_workflow_id,
 )
 
 # How much of a receiver's answer is read (for the log and the failure's details): never a whole body.
@@ -89,6 +98,64 @@ def _retry_after(value: str | None) -> timedelta | None:
     return timedelta(seconds=seconds) if seconds >= 0 else None
 
 
+class EndpointRecords:
+    """Which endpoints are disabled: each endpoint that answered 410 Gone has a record, the WebhookEndpoint
+    workflow (workflows/webhook_endpoint.py), which an operator re-enables. Read through the worker's client and
+    kept for a few seconds, so a delivery costs a query per endpoint at most that often."""
+
+    KEEP_FOR_SECONDS = 5.0
+
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[bool, float]] = {}
+
+    @staticmethod
+    def _client() -> Client | None:
+        try:
+            return activity.client()
+        except RuntimeError:
+            return None  # an activity run without a worker (a unit test's ActivityEnvironment): no records
+
+    async def is_disabled(self, url: str) -> bool:
+        known = self._known.get(url)
+        if known is not None and time.monotonic() - known[1] < self.KEEP_FOR_SECONDS:
+            return bool(known[0])
+        client = self._client()
+        if client is None:
+            return False
+        try:
+            status = await client.get_workflow_handle(endpoint_workflow_id(url)).query(
+                "status", result_type=EndpointStatus, rpc_timeout=timedelta(seconds=5)
+            )
+            disabled = bool(status.disabled)
+        except RPCError as err:
+            if err.status is not RPCStatusCode.NOT_FOUND:
+                # Better a delivery to an endpoint that asked to be left alone than an event lost: post.
+                activity.logger.warning("could not read the record of %s: %s", url, err)
+            disabled = False
+        except WorkflowQueryFailedError as err:
+            activity.logger.warning("could not read the record of %s: %s", url, err)
+            disabled = False
+        self._known[url] = (disabled, time.monotonic())
+        return disabled
+
+    async def disable(self, url: str, event_id: str) -> None:
+        """Record the 410 (signal-with-start of the endpoint's record)."""
+        self._known[url] = (True, time.monotonic())
+        client = self._client()
+        if client is None:
+            return
+        await client.start_workflow(
+            WEBHOOK_ENDPOINT_WORKFLOW_TYPE,
+            EndpointInput(url=url),
+            id=endpoint_workflow_id(url),
+            task_queue=activity.info().task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            start_signal="disable",
+            start_signal_args=[DisableEndpointInput(event_id=event_id, reason="410 Gone")],
+            static_summary=f"Webhook endpoint {url[:200]}",
+        )
+
+
 class WebhookSender:
     """Holds the endpoints and their signers; register ``WebhookSender(settings).deliver_event`` with the worker."""
 
@@ -98,6 +165,7 @@ class WebhookSender:
         self.timeout = aiohttp.ClientTimeout(total=settings.mentorship_webhook_timeout_seconds)
         self._signers = {endpoint.url: [Webhook(secret) for secret in endpoint.secrets] for endpoint in self.endpoints}
         self._session: aiohttp.ClientSession | None = None
+        self.records = EndpointRecords()
 
     def body(self, event: MentorshipEvent) -> str:
         """The JSON posted: the event as it may leave the service (workflows/events.py, ``for_delivery``)."""
@@ -157,6 +225,9 @@ class WebhookSender:
         done = set(delivered) | {item.url for item in disabled}
         wanted = [endpoint for endpoint in self.endpoints if endpoint.takes(event.type)]
         owed = [endpoint for endpoint in wanted if endpoint.url not in done]
+        # A disabled endpoint (it answered 410 Gone) gets nothing until an operator re-enables it.
+        skipped = [endpoint.url for endpoint in owed if await self.records.is_disabled(endpoint.url)]
+        owed = [endpoint for endpoint in owed if endpoint.url not in skipped]
         body = self.body(event)
 
         def beat() -> None:
@@ -172,10 +243,14 @@ class WebhookSender:
             elif outcome.gone:
                 disabled.append(EndpointOutcome(url=endpoint.url, status=410, error="410 Gone: endpoint disabled"))
                 beat()
+                await self.records.disable(endpoint.url, event.id)
             return outcome
 
         outcomes = await asyncio.gather(*(one(endpoint) for endpoint in owed))
         meter = activity.metric_meter()
+        for url in skipped:
+            metrics.WEBHOOK_ATTEMPTS.add(meter, {"event": event.type.value, "result": "skipped"})
+            activity.logger.info("webhook %s %s to %s: skipped, the endpoint is disabled", event.type, event.id, url)
         for outcome in outcomes:
             result = "delivered" if outcome.delivered else "gone" if outcome.gone else "failed"
             metrics.WEBHOOK_ATTEMPTS.add(meter, {"event": event.type.value, "result": result})
@@ -208,6 +283,7 @@ class WebhookSender:
             event_id=event.id,
             delivered=sorted(delivered),
             disabled=disabled,
+            skipped=skipped,
             not_subscribed=len(self.endpoints) - len(wanted),
             attempts=info.attempt,
         )

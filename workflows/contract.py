@@ -482,6 +482,19 @@ class RefusedSignal(BaseModel):
     reason: str
 
 
+class WebhookStats(BaseModel):
+    """How a workflow's events are getting out to other services (workflows/outbox.py)."""
+
+    delivered: int = Field(default=0, description="Events delivered to every endpoint that takes them (or skipped)")
+    pending: int = Field(default=0, description="Events waiting or being delivered (retried for up to 3 days)")
+    given_up: int = Field(default=0, description="Events not delivered to some endpoint after 3 days of retries")
+    last_failure: str | None = Field(default=None, description="Why the latest event given up on was not delivered")
+    handed_over_to: str | None = Field(
+        default=None,
+        description="The WebhookOutbox workflow that took the events still undelivered when this workflow ended",
+    )
+
+
 class MentorshipStatus(BaseModel):
     """The whole state of one mentorship: answered by the `status` query and carried across continue-as-new."""
 
@@ -534,6 +547,7 @@ class MentorshipStatus(BaseModel):
     events_emitted: int = Field(
         default=0, description="Events emitted in all: the sequence number of the latest (workflows/events.py)"
     )
+    webhooks: WebhookStats = Field(default_factory=WebhookStats, description="How its events are getting out")
     holds_places: bool = Field(
         default=False,
         description="Whether the mentorship holds a place with both people (from acceptance until the places are "
@@ -694,6 +708,9 @@ class FeedbackStart(BaseModel):
     invitation: Invitation
     ended: Stage
     ended_at: datetime
+    events_emitted: int = Field(
+        default=0, description="The mentorship's events when it ended: feedback events continue its sequence"
+    )
 
 
 class FeedbackStatus(BaseModel):
@@ -719,6 +736,10 @@ class FeedbackStatus(BaseModel):
     held_emails: list[HeldEmail] = Field(
         default_factory=list, description="Feedback emails waiting for the end of their recipient's quiet hours"
     )
+    events_emitted: int = Field(
+        default=0, description="The mentorship's events so far, feedback's included: the latest sequence number"
+    )
+    webhooks: WebhookStats = Field(default_factory=WebhookStats, description="How its events are getting out")
 
     def answered(self, role: Role) -> bool:
         return any(answer.role is role for answer in self.answers)
@@ -829,6 +850,8 @@ class PersonStatus(BaseModel):
         default=0, description="Places taken back from mentorships that ended without giving them back, in all"
     )
     refusals: int = Field(default=0, description="Acceptances refused for want of a free place, in all")
+    events_emitted: int = Field(default=0, description="This person's events in all: the latest sequence number")
+    webhooks: WebhookStats = Field(default_factory=WebhookStats, description="How their events are getting out")
 
     def open_as(self, role: Role) -> int:
         return sum(1 for place in self.places if place.role is role)

@@ -13,11 +13,12 @@ wrote. Those ride along in ``people`` and ``text`` and are removed before delive
 from __future__ import annotations
 
 import difflib
+import hashlib
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from temporalio.common import RetryPolicy
 
 from workflows.contract import Audience, Invitation, Role
@@ -25,6 +26,10 @@ from workflows.contract import Audience, Invitation, Role
 # The activity that delivers one event to every endpoint whose filter takes it, and its error types.
 DELIVER_EVENT = "deliver_event"
 WEBHOOK_DELIVERY_FAILED = "WebhookDeliveryFailed"
+# The workflow that takes over the events a workflow could not deliver before it ended (workflows/outbox.py).
+WEBHOOK_OUTBOX_WORKFLOW_TYPE = "WebhookOutbox"
+# One per endpoint that answered 410 Gone: whether it is disabled (workflows/webhook_endpoint.py).
+WEBHOOK_ENDPOINT_WORKFLOW_TYPE = "WebhookEndpoint"
 
 
 class EventType(StrEnum):
@@ -227,6 +232,9 @@ class DeliveryReport(BaseModel):
     disabled: list[EndpointOutcome] = Field(
         default_factory=list, description="Endpoints that answered 410 Gone: not retried, to be disabled"
     )
+    skipped: list[str] = Field(
+        default_factory=list, description="Endpoints disabled (after a 410) and not re-enabled: not posted to"
+    )
     not_subscribed: int = Field(default=0, description="Endpoints whose filter does not take this type")
     attempts: int = 1
 
@@ -243,3 +251,56 @@ WEBHOOK_GIVE_UP_AFTER = timedelta(days=3)
 # One attempt posts to every endpoint concurrently, each bounded by MENTORSHIP_WEBHOOK_TIMEOUT_SECONDS.
 WEBHOOK_ATTEMPT_TIMEOUT = timedelta(minutes=2)
 WEBHOOK_HEARTBEAT_TIMEOUT = timedelta(seconds=30)
+
+
+# --- The workflows around delivery ------------------------------------------------------------------------
+
+
+class WebhookOutboxInput(BaseModel):
+    """The WebhookOutbox workflow's input: the events a workflow ended without delivering, in sequence order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[MentorshipEvent]
+
+
+def endpoint_workflow_id(url: str) -> str:
+    """The id of an endpoint's record: from a hash of its URL, which may carry a token in its path or query."""
+    return f"webhook-endpoint-{hashlib.sha256(url.encode()).hexdigest()[:16]}"
+
+
+class DisableEndpointInput(BaseModel):
+    """The signal ``disable``: the endpoint answered 410 Gone to this event."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: str
+    reason: str = "410 Gone"
+
+
+class EnableEndpointInput(BaseModel):
+    """The update ``enable``: an operator takes the endpoint back."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    by: str = Field(min_length=1, max_length=200, description="Who re-enabled it (for the record)")
+
+
+class EndpointStatus(BaseModel):
+    """An endpoint's record: the ``status`` query of its WebhookEndpoint workflow."""
+
+    url: str
+    disabled: bool = False
+    disabled_at: datetime | None = None
+    disabled_by_event: str | None = Field(default=None, description="The event the endpoint answered 410 Gone to")
+    reason: str | None = None
+    times_disabled: int = 0
+    enabled_at: datetime | None = None
+    enabled_by: str | None = None
+
+
+class EndpointInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str
+    carried: EndpointStatus | None = None

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     import workflows.delivery as delivery
     import workflows.effects as effects
     import workflows.feedback_rules as feedback_rules
+    import workflows.outbox as outbox
     import workflows.rules as rules
     from workflows.contract import (
         FEEDBACK_WORKFLOW_TYPE,
@@ -34,6 +35,10 @@ with workflow.unsafe.imports_passed_through():
         Notification,
         explain,
     )
+
+
+# Added after release: histories recorded before it delivered no events.
+PATCH_WEBHOOKS = "webhooks"
 
 
 @workflow.defn(name=FEEDBACK_WORKFLOW_TYPE)
@@ -57,6 +62,7 @@ class Feedback:
             return
         self.state, asks = feedback_rules.started(workflow.info().workflow_id, start, workflow.now())
         self._outbox.extend(asks)
+        self._webhooks = outbox.EventOutbox(self.state.webhooks, on_change=self._changed)
 
     @workflow.run
     async def run(self, *inputs: Any) -> FeedbackStatus:
@@ -83,6 +89,7 @@ class Feedback:
         await workflow.wait_condition(lambda: self._sending == 0 and workflow.all_handlers_finished())
         self._dispatch()
         await workflow.wait_condition(lambda: self._sending == 0)
+        await self._webhooks.finish(f"webhooks-{workflow.info().workflow_id}")
         return self.state
 
     @workflow.query(name="status")
@@ -122,11 +129,14 @@ class Feedback:
     def _give(self, inputs: tuple[Any, ...]) -> None:
         given = rules.parse_input("feedback", FeedbackInput, inputs)
         self._outbox.extend(feedback_rules.given(self.state, given, workflow.now()))
+        if workflow.patched(PATCH_WEBHOOKS):
+            self._webhooks.add([feedback_rules.submitted_event(self.state, self.state.answers[-1])])
         self._changes += 1
 
     # --- The main loop's I/O --------------------------------------------------------------------------------
 
     def _dispatch(self) -> None:
+        self._webhooks.dispatch()
         while self._outbox:
             notification = self._outbox.pop(0)
             self._sending += 1

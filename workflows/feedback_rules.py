@@ -25,6 +25,7 @@ from workflows.contract import (
     Role,
 )
 from workflows.effects import KEEP_CHARACTERS_REASON, KEEP_LATEST
+from workflows.events import EventType, MentorshipEvent, build_event
 from workflows.plan import after
 from workflows.rules import Refused
 from workflows.text import truncate
@@ -52,6 +53,7 @@ def started(workflow_id: str, start: FeedbackStart, now: datetime) -> tuple[Feed
         invitation=start.invitation,
         ended=start.ended,
         ended_at=start.ended_at,
+        events_emitted=start.events_emitted,
         closes_at=after(start.invitation.feedback_within, now),
     )
     asks = [_notice(state, Notice.FEEDBACK_REQUEST, "feedback-request", Audience(role.value), now) for role in Role]
@@ -87,6 +89,26 @@ def given(state: FeedbackStatus, feedback: FeedbackInput, now: datetime) -> list
         )
     )
     return close(state, now) if all(state.answered(r) for r in Role) else []
+
+
+def submitted_event(state: FeedbackStatus, answer: ParticipantFeedback) -> MentorshipEvent:
+    """``mentorship.feedback.submitted``: the next number of the mentorship's sequence (FeedbackStart carried it)."""
+    state.events_emitted += 1
+    return build_event(
+        kind=EventType.FEEDBACK_SUBMITTED,
+        key=state.mentorship_key,
+        workflow_id=state.mentorship_workflow_id,
+        sequence=state.events_emitted,
+        occurred_at=answer.at,
+        invitation=state.invitation,
+        actor=answer.role,
+        data={
+            "feedback_workflow_id": state.workflow_id,
+            "rating": answer.rating,
+            "would_continue": answer.would_continue,
+        },
+        text=answer.note,
+    )
 
 
 def next_due(state: FeedbackStatus) -> NextFeedbackDue | None:

@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     import workflows.delivery as delivery
     import workflows.effects as effects
     import workflows.handlers as handlers
+    import workflows.outbox as outbox
     import workflows.plan as plan
     import workflows.rules as rules
     import workflows.search_attributes as sa
@@ -67,6 +68,7 @@ PATCH_FAILED_NOTIFICATIONS_ATTRIBUTE = "failed-notifications-search-attribute"
 PATCH_TIMED_EVENTS_FIRST = "timed-events-before-actions"
 PATCH_PLACES = "places-taken-on-acceptance"
 PATCH_FEEDBACK = "feedback-after-end"
+PATCH_WEBHOOKS = "webhooks"
 
 # Taking places asks two people's records (workflows/person.py); retried while they cannot be reached, for up to
 # this long, then the acceptance is refused with the reason (and anything taken is given back).
@@ -143,12 +145,18 @@ class Mentorship:
         self._acceptances: list[_Acceptance] = []
         self._placing = False
         self._feedback_decided = False
+        # Whether this run delivers events (decided once, by its patch: see _events_out).
+        self._delivers_events: bool | None = None
         if input.carried is not None:
             self.state = input.carried
-            return
-        start = effects.new_mentorship(workflow.info().workflow_id, input.invitation(), workflow.now())
-        self.state = start.state
-        self._take(start)
+        else:
+            start = effects.new_mentorship(workflow.info().workflow_id, input.invitation(), workflow.now())
+            self.state = start.state
+        self._webhooks = outbox.EventOutbox(
+            self.state.webhooks, summarize=self.summarizes_commands, on_change=self._changed
+        )
+        if input.carried is None:
+            self._take(start)
 
     @workflow.run
     async def run(self, *inputs: Any) -> MentorshipStatus:
@@ -168,7 +176,7 @@ class Mentorship:
                 self._changes_seen = self._changes
                 await workflow.wait_condition(lambda: self._changes != self._changes_seen or bool(self._outbox))
                 continue
-            if self._sending == 0 and self._places_settled() and self._history_is_long():
+            if self._sending == 0 and not self._webhooks.busy and self._places_settled() and self._history_is_long():
                 await workflow.wait_condition(lambda: workflow.all_handlers_finished() or bool(self._acceptances))
                 if not self._outbox and self.state.stage.is_open and self._places_settled():
                     self._continue_as_new()
@@ -186,6 +194,11 @@ class Mentorship:
                 if still_due is not None and still_due.event is due.event and still_due.at <= workflow.now():
                     self._on_due(still_due)
         await workflow.wait_condition(lambda: self._sending == 0 and workflow.all_handlers_finished())
+        # The pair may start again at once: events still being retried go on in a workflow of their own.
+        await self._webhooks.finish(
+            f"webhooks-{mentorship_key(self.state.workflow_id, self.state.invited_at)}",
+            summarize=self.summarizes_commands,
+        )
         self._publish()
         return self.status()
 
@@ -424,6 +437,7 @@ class Mentorship:
             invitation=state.invitation,
             ended=state.stage,
             ended_at=state.ended_at,
+            events_emitted=state.events_emitted,
         )
         try:
             await self._start_feedback_workflow(feedback_id, start)
@@ -477,14 +491,24 @@ class Mentorship:
         return state, sum(len(change.notifications) for change in changes)
 
     def _take(self, change: effects.Change) -> None:
-        """What a decided change asks for: its notifications to the outbox, its counters to the metrics."""
+        """What a decided change asks for: its notifications to the outbox, its events to other services, its
+        counters to the metrics."""
         self._outbox.extend(change.notifications)
+        if change.events and self._events_out():
+            self._webhooks.add(change.events)
         for counter, labels in change.counts:
             counter.add(workflow.metric_meter(), labels)
         if change.changed:
             self._changes += 1
 
     # --- Timers ------------------------------------------------------------------------------------------
+
+    def _events_out(self) -> bool:
+        """Whether this run delivers its events: added after release, so histories recorded before it, which
+        deliver none, wait for its patch (asked once, at the first event)."""
+        if self._delivers_events is None:
+            self._delivers_events = workflow.patched(PATCH_WEBHOOKS)
+        return self._delivers_events
 
     def _woken(self) -> bool:
         """Something to do: a change by a handler or a send, a notification to send, or the timer fired."""
@@ -518,6 +542,8 @@ class Mentorship:
             task = asyncio.create_task(work)
             self._sends.add(task)
             task.add_done_callback(self._sends.discard)
+        # Events go out one at a time, beside the main loop, never awaited by it (workflows/outbox.py).
+        self._webhooks.dispatch()
         while self._outbox:
             notification = self._outbox.pop(0)
             self._sending += 1
@@ -556,6 +582,9 @@ class Mentorship:
             # Added after release: histories recorded before it have no such upsert, so it waits for its patch.
             if self.state.notifications_failed and workflow.patched(PATCH_FAILED_NOTIFICATIONS_ATTRIBUTE):
                 values[sa.FAILED_NOTIFICATIONS.name] = self.state.notifications_failed
+            if self.state.webhooks.given_up:
+                # Only runs that deliver events give any up: no patch needed.
+                values[sa.WEBHOOK_EVENTS_GIVEN_UP.name] = self.state.webhooks.given_up
             updates = sa.updates_between(self._published, values)
             if updates:
                 workflow.upsert_search_attributes(updates)

@@ -64,10 +64,17 @@ NOTIFICATIONS_GIVEN_UP = Counter(
 # From the webhook activity (activities/webhooks.py): one point per endpoint per attempt.
 WEBHOOK_ATTEMPTS = Counter(
     "mentorship_webhook_attempts",
-    "Webhook posts to one endpoint, by event type and result: delivered (2xx), gone (410: disabled) or failed "
-    "(retried)",
+    "Webhook posts to one endpoint, by event type and result: delivered (2xx), gone (410: disabled), failed "
+    "(retried) or skipped (the endpoint is disabled)",
     "posts",
     ("event", "result"),
+)
+# From the workflows (workflows/outbox.py): an event some endpoint did not take in three days of retries.
+WEBHOOK_EVENTS_GIVEN_UP = Counter(
+    "mentorship_webhook_events_given_up",
+    "Events given up on after three days of retries, by event type",
+    "events",
+    ("event",),
 )
 
 ALL = (
@@ -78,4 +85,5 @@ ALL = (
     CHECK_INS_MISSED,
     NOTIFICATIONS_GIVEN_UP,
     WEBHOOK_ATTEMPTS,
+    WEBHOOK_EVENTS_GIVEN_UP,
 )

@@ -24,6 +24,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
+    import workflows.outbox as outbox
     import workflows.places as places
     import workflows.rules as rules
     import workflows.search_attributes as sa
@@ -41,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         SetLimitsInput,
         explain,
     )
+    from workflows.events import person_event
 
 # Asking the mentorships is cheap and idempotent: retried until it answers.
 CHECK_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
@@ -51,6 +53,8 @@ CHECK_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 # A person's record continues as new well before Temporal would suggest it: it is asked on every acceptance of
 # every one of their mentorships, and a short history keeps each of those cheap to replay.
 HISTORY_EVENTS_PER_RUN = 2000
+# Added after release: histories recorded before it delivered no events.
+PATCH_WEBHOOKS = "webhooks"
 
 
 @workflow.defn(name=PERSON_WORKFLOW_TYPE)
@@ -81,6 +85,10 @@ class PersonRecord:
         # handler, done by the main loop; each check done bumps ``_checks_done``.
         self._check_requested = False
         self._checks_done = 0
+        self._webhooks = outbox.EventOutbox(self.state.webhooks, on_change=self._changed)
+
+    def _changed(self) -> None:
+        self._changes += 1
 
     @workflow.run
     async def run(self, *inputs: Any) -> None:
@@ -88,10 +96,11 @@ class PersonRecord:
             raise ApplicationError(self._invalid, type=INVALID_INPUT, non_retryable=True)
         while True:
             self._publish()
+            self._webhooks.dispatch()
             if self._check_requested:
                 await self._check_places()
                 continue
-            if workflow.info().get_current_history_length() >= self._history_event_limit:
+            if not self._webhooks.busy and workflow.info().get_current_history_length() >= self._history_event_limit:
                 # Between updates, so that no caller waits across the new run.
                 await workflow.wait_condition(lambda: workflow.all_handlers_finished() or self._check_requested)
                 if not self._check_requested:
@@ -120,6 +129,20 @@ class PersonRecord:
     def set_limits(self, *inputs: Any) -> PersonStatus:
         limits = self._parse(SetLimitsInput, "set_limits", inputs)
         if places.set_limits(self.state, limits, workflow.now()):
+            if workflow.patched(PATCH_WEBHOOKS):
+                state = self.state
+                state.events_emitted += 1
+                self._webhooks.add(
+                    [
+                        person_event(
+                            person_id=state.person_id,
+                            sequence=state.events_emitted,
+                            occurred_at=workflow.now(),
+                            max_mentees=state.max_mentees,
+                            max_mentors=state.max_mentors,
+                        )
+                    ]
+                )
             self._changes += 1
         return self.state
 

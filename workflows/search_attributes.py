@@ -28,6 +28,11 @@ FAILED_NOTIFICATIONS = SearchAttributeKey.for_int("FailedNotifications")
 # people at their limit.
 PERSON_AVAILABILITY = SearchAttributeKey.for_keyword_list("PersonAvailability")
 
+# Webhooks (workflows/outbox.py, workflows/webhook_endpoint.py): on a mentorship, how many of its events some
+# endpoint did not take in three days of retries; on an endpoint's record, whether it answered 410 Gone.
+WEBHOOK_EVENTS_GIVEN_UP = SearchAttributeKey.for_int("WebhookEventsGivenUp")
+WEBHOOK_ENDPOINT_DISABLED = SearchAttributeKey.for_bool("WebhookEndpointDisabled")
+
 # A mentorship's keys.
 ALL_KEYS = (
     STAGE,
@@ -38,9 +43,10 @@ ALL_KEYS = (
     MISSED_CHECK_INS,
     AT_RISK,
     FAILED_NOTIFICATIONS,
+    WEBHOOK_EVENTS_GIVEN_UP,
 )
 # Every key the project registers: a mentorship's and a person's.
-REGISTERED_KEYS = (*ALL_KEYS, PERSON_AVAILABILITY)
+REGISTERED_KEYS = (*ALL_KEYS, PERSON_AVAILABILITY, WEBHOOK_ENDPOINT_DISABLED)
 
 # Name -> type as the Temporal CLI spells it (`--search-attribute Name=Type`).
 SEARCH_ATTRIBUTE_TYPES: dict[str, str] = {
@@ -53,6 +59,8 @@ SEARCH_ATTRIBUTE_TYPES: dict[str, str] = {
     "AtRisk": "Bool",
     "FailedNotifications": "Int",
     "PersonAvailability": "KeywordList",
+    "WebhookEventsGivenUp": "Int",
+    "WebhookEndpointDisabled": "Bool",
 }
 
 

@@ -23,6 +23,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
+from activities.webhooks import WebhookSender
 from devtools import processes
 from devtools.mailsink import MailSink
 from infra.encryption import CONTRACT_DATA_CONVERTER
@@ -104,10 +105,14 @@ async def running_worker(
     # A short grace: an activity still waiting at the end of a test (a place given back asks a Person record that
     # this very worker, now stopping, would run) is cut off rather than awaited for the deployed 35 s.
     feedback = _FeedbackWorkflows()
-    async with build_worker(client, worker_settings, graceful_shutdown=timedelta(seconds=2), interceptors=[feedback]):
+    webhooks = WebhookSender(worker_settings)
+    async with build_worker(
+        client, worker_settings, graceful_shutdown=timedelta(seconds=2), interceptors=[feedback], webhooks=webhooks
+    ):
         try:
             yield task_queue
         finally:
+            await webhooks.close()
             for workflow_id in feedback.ids:
                 try:
                     await client.get_workflow_handle(workflow_id).terminate("test finished")
