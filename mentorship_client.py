@@ -55,6 +55,12 @@ from workflows.contract import (
     workflow_id_for,
 )
 from workflows.durations import humanize_duration, humanize_every
+from workflows.events import (
+    WEBHOOK_ENDPOINT_WORKFLOW_TYPE,
+    EnableEndpointInput,
+    EndpointStatus,
+    endpoint_workflow_id,
+)
 from workflows.rules import Refused
 
 
@@ -323,12 +329,41 @@ async def list_mentorships(client: Client, query: str) -> AsyncIterator[Workflow
         yield execution
 
 
+async def webhook_endpoints(client: Client, urls: list[str] | None = None) -> list[EndpointStatus]:
+    """The endpoints that ever answered 410 Gone (their records, disabled or re-enabled), and any of ``urls``
+    (e.g. the configured ones) as they stand: an endpoint without a record is enabled."""
+    found: dict[str, EndpointStatus] = {}
+    async for execution in client.list_workflows(f"WorkflowType = '{WEBHOOK_ENDPOINT_WORKFLOW_TYPE}'"):
+        if execution.status != WorkflowExecutionStatus.RUNNING:
+            continue
+        record = await client.get_workflow_handle(execution.id).query("status", result_type=EndpointStatus)
+        found[record.url] = record
+    for url in urls or []:
+        found.setdefault(url, EndpointStatus(url=url))
+    return sorted(found.values(), key=lambda record: record.url)
+
+
+async def enable_webhook_endpoint(client: Client, url: str, by: str) -> EndpointStatus:
+    """Take back an endpoint that answered 410 Gone: it gets the events that come next (not those skipped while
+    it was disabled). An endpoint without a record was never disabled: answered as it stands."""
+    given = EnableEndpointInput(by=by)
+    handle = client.get_workflow_handle(endpoint_workflow_id(url))
+    try:
+        record: EndpointStatus = await handle.execute_update("enable", given, result_type=EndpointStatus)
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        return EndpointStatus(url=url)
+    return record
+
+
 __all__ = [
     "FeedbackRefused",
     "NoFeedbackAsked",
     "NoFreePlace",
     "act",
     "details_for",
+    "enable_webhook_endpoint",
     "feedback_status",
     "feedback_workflow_of",
     "give_feedback",
@@ -341,4 +376,5 @@ __all__ = [
     "set_limits",
     "status",
     "summary_for",
+    "webhook_endpoints",
 ]

@@ -8,6 +8,8 @@
     python starter.py person ana
     python starter.py feedback mentorship-ana--ben --by ben --rating 5 --would-continue yes --note "Thank you"
     python starter.py feedback-status mentorship-ana--ben
+    python starter.py webhooks                     # the endpoints; DISABLED: it answered 410 Gone
+    python starter.py webhooks enable https://hooks.example.com/mentorships --by ops
     python starter.py demo
 
 Every input is validated here, at the edge (by mentorship_client), before anything reaches Temporal; the workflow
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import re
 import secrets
@@ -36,6 +39,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 import mentorship_client
 from infra.process import exit_now
+from infra.settings import get_settings
 from infra.temporal import connect
 from workflows import search_attributes as sa
 from workflows.actions import PARTICIPANT_ACTIONS
@@ -328,6 +332,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("workflow_id", help=FEEDBACK_ID_HELP)
     p.add_argument("--json", action="store_true", help="print the feedback status as JSON")
 
+    p = commands.add_parser(
+        "webhooks", help="the webhook endpoints: which are disabled (they answered 410 Gone); enable one again"
+    )
+    p.add_argument("action", nargs="?", choices=("list", "enable"), default="list")
+    p.add_argument("url", nargs="?", help="the endpoint to enable, as configured")
+    p.add_argument("--by", default=getpass.getuser(), help="who enables it (recorded; default: your user name)")
+    p.add_argument("--json", action="store_true", help="print the records as JSON")
+
     p = commands.add_parser("demo", help="run a whole mentorship on short timings (needs `make dev` running)")
     p.add_argument("--fast", action="store_true", help="shorter still (for tests)")
     return parser
@@ -388,6 +400,8 @@ async def run_cli(argv: list[str], *, client: Client | None = None) -> int:
         elif command == "feedback-status":
             feedback_id = await _feedback_workflow(client, args.workflow_id)
             _print_feedback(await _feedback_status(client, feedback_id), args.json)
+        elif command == "webhooks":
+            return await _webhooks(client, args)
         elif command == "demo":
             await demo(client, fast=args.fast)
     except ValidationError as err:
@@ -417,6 +431,30 @@ async def run_cli(argv: list[str], *, client: Client | None = None) -> int:
             return REFUSED
         raise
     return DONE
+
+
+async def _webhooks(client: Client, args: argparse.Namespace) -> int:
+    if args.action == "enable":
+        if not args.url:
+            print("error: give the endpoint's url: webhooks enable URL", file=sys.stderr)
+            return INVALID
+        records = [await mentorship_client.enable_webhook_endpoint(client, args.url, args.by)]
+    else:
+        configured = [endpoint.url for endpoint in get_settings().webhook_endpoints]
+        records = await mentorship_client.webhook_endpoints(client, configured)
+    if args.json:
+        print(json.dumps([record.model_dump(mode="json") for record in records], indent=2))
+        return 0
+    for record in records:
+        if record.disabled:
+            since = f"since {record.disabled_at}: {record.reason} (event {record.disabled_by_event})"
+            print(f"DISABLED  {record.url}  {since}")
+        else:
+            again = f"  (enabled again by {record.enabled_by} at {record.enabled_at})" if record.enabled_by else ""
+            print(f"enabled   {record.url}{again}")
+    if not records:
+        print("# no endpoint configured here, and none ever disabled")
+    return 0
 
 
 def _list_line(execution: WorkflowExecution) -> str:

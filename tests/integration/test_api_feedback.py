@@ -72,7 +72,8 @@ async def test_both_give_feedback_once_the_mentorship_ended(api: RunningApi) -> 
         (mentee, "mentee", 4, True, "Learned a lot")
     ]
     read = await api.http.get(feedback)
-    assert read.status_code == 200 and read.json() == status
+    # The same, but for the webhook counters: the event of this feedback may have gone out meanwhile.
+    assert read.status_code == 200 and {**read.json(), "webhooks": None} == {**status, "webhooks": None}
     assert (await api.http.get(f"/mentorships/{workflow_id}")).json()["feedback_workflow_id"] == status["workflow_id"]
 
     # Refusals: nothing changes.

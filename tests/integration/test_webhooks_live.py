@@ -16,6 +16,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 import mentorship_client
+import starter
 import workflows.outbox as outbox
 from activities.webhooks import EndpointRecords
 from devtools.mailsink import MailSink
@@ -176,7 +177,10 @@ async def test_a_receiver_that_is_down_gets_every_event_once_it_is_back_and_hold
 
 
 async def test_410_gone_disables_the_endpoint_until_an_operator_enables_it_again(
-    dev_env: WorkflowEnvironment, mail_sink: MailSink, receivers: list[WebhookReceiver]
+    dev_env: WorkflowEnvironment,
+    mail_sink: MailSink,
+    receivers: list[WebhookReceiver],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     gone, fine = receivers
     gone.status = 410
@@ -206,9 +210,12 @@ async def test_410_gone_disables_the_endpoint_until_an_operator_enables_it_again
         current = await mentorship_client.status(client, workflow_id)
         assert gone.requests == 1 and gone.received == [] and current.webhooks.given_up == 0
 
-        # Re-enabled by an operator: it gets what comes next.
-        enabled = await record.execute_update("enable", {"by": "ops"}, result_type=EndpointStatus)
-        assert not enabled.disabled and enabled.enabled_by == "ops"
+        # An operator sees it (`starter.py webhooks`) and enables it again: it gets what comes next.
+        assert await starter.run_cli(["webhooks"], client=client) == 0
+        assert f"DISABLED  {gone.url}  since" in capsys.readouterr().out
+        assert await starter.run_cli(["webhooks", "enable", gone.url, "--by", "ops", "--json"], client=client) == 0
+        [enabled] = json.loads(capsys.readouterr().out)
+        assert enabled["disabled"] is False and enabled["enabled_by"] == "ops"
         await _forget_cache()
         await mentorship_client.act(client, workflow_id, "check_in", {"by": mentor, "rating": 5})
         got = await arrived(gone, workflow_id, 1)

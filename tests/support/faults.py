@@ -10,7 +10,9 @@ worker, and kills whatever is left in its ``finally``, whatever happened.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import json
 import time
 import uuid
 from collections import Counter
@@ -24,10 +26,13 @@ from temporalio.client import Client, WorkflowHandle
 
 from devtools.mailsink import MailSink, free_port
 from devtools.processes import HOST, DevServer, Worker, distinct_free_ports, worker_env
+from devtools.webhook_receiver import WebhookReceiver
 from infra.encryption import CONTRACT_DATA_CONVERTER
 from tests.support.builders import MAIL_FROM
 from workflows.contract import MentorshipStatus, feedback_workflow_id
 
+# The fault stack's webhook receiver (in the test process) verifies every delivery with this secret.
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"fault-stack-webhook-secret-32by!").decode()
 SERVER_START_TIMEOUT = 60.0
 WORKER_START_TIMEOUT = 60.0
 
@@ -58,6 +63,7 @@ class FaultStack:
     sink: MailSink
     client: Client
     task_queue: str
+    receiver: WebhookReceiver
     workers: list[Worker] = field(default_factory=list)
 
     async def start_worker(self) -> Worker:
@@ -69,6 +75,7 @@ class FaultStack:
             # Set (empty) so that no .env can switch encryption on for these plain-converter clients.
             MENTORSHIP_ENCRYPTION_KEYS="",
             MAIL_FROM=MAIL_FROM,
+            MENTORSHIP_WEBHOOK_ENDPOINTS=json.dumps([{"url": self.receiver.url, "secrets": [WEBHOOK_SECRET]}]),
         )
         name = f"worker-{len(self.workers) + 1}"
         worker = Worker(
@@ -94,12 +101,14 @@ async def fault_stack(folder: Path, *, worker: bool = True) -> AsyncIterator[Fau
     and one worker process. Every child's process group is SIGKILLed on the way out, whatever happened."""
     server = dev_server(folder)
     sink = MailSink(port=free_port(HOST), host=HOST)
+    receiver = WebhookReceiver(secrets=[WEBHOOK_SECRET], host=HOST)
     stack: FaultStack | None = None
     try:
         await server.start()
         await asyncio.to_thread(sink.start)
+        await receiver.start()
         client = await Client.connect(server.address, namespace="default", data_converter=CONTRACT_DATA_CONVERTER)
-        stack = FaultStack(folder, server, sink, client, f"mentorship-faults-{uuid.uuid4().hex[:8]}")
+        stack = FaultStack(folder, server, sink, client, f"mentorship-faults-{uuid.uuid4().hex[:8]}", receiver)
         if worker:
             await stack.start_worker()
         yield stack
@@ -108,6 +117,7 @@ async def fault_stack(folder: Path, *, worker: bool = True) -> AsyncIterator[Fau
             await child.kill()
         await server.kill()
         await asyncio.to_thread(sink.stop)
+        await receiver.stop()
 
 
 # --- Counting emails -------------------------------------------------------------------------------------

@@ -28,6 +28,10 @@ class Figures:
     inputs_tried: int = 0
     inputs_refused: int = 0
     invalid_states: int = 0
+    events_expected: int = 0
+    events_delivered: int = 0
+    events_duplicated: int = 0
+    events_lost: int = 0
     note: str = ""
 
 
@@ -61,6 +65,10 @@ def table() -> list[str]:
         "inputs_tried": "inputs",
         "inputs_refused": "refused",
         "invalid_states": "invalid states",
+        "events_expected": "events",
+        "events_delivered": "delivered",
+        "events_duplicated": "duplicated",
+        "events_lost": "lost",
     }
     width = max(len(name) for name in FIGURES) + 2
     lines = [f"{'test':<{width}}" + "".join(f"{short[c]:>{len(short[c]) + 2}}" for c in COLUMNS)]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 import uuid
 from collections.abc import Iterable
@@ -46,6 +47,7 @@ from workflows.contract import (
     Notification,
     Role,
     Stage,
+    mentorship_key,
     workflow_id_for,
 )
 from workflows.durations import parse_duration
@@ -371,7 +373,42 @@ async def test_worker_sigkilled_mid_batch_loses_no_mentorship_and_no_email(tmp_p
         assert resent <= expected
         duplicated = {key for key, count in mail.counts().items() if count > 1}
         assert duplicated <= resent, f"duplicates not explained by a re-sent send: {duplicated - resent}"
+        await check_webhooks(stack, "faults: worker SIGKILL mid-batch", finals)
         assert second.alive and not first.alive
+
+
+async def check_webhooks(stack: FaultStack, test: str, finals: dict[str, MentorshipStatus]) -> None:
+    """Every event of every mentorship reached the stack's receiver (verified there), at least once and with a
+    stable id: a copy delivered twice carries the same webhook-id and the same event."""
+    expected = {
+        (mentorship_key(final.workflow_id, final.invited_at), number)
+        for final in finals.values()
+        for number in range(1, final.events_emitted + 1)
+    }
+    receiver = stack.receiver
+
+    def delivered() -> set[tuple[str, int]]:
+        return {(event["mentorship_key"], event["sequence"]) for event in receiver.events}
+
+    async def all_in() -> bool | None:
+        return True if expected <= delivered() else None
+
+    await until(all_in, "every event at the receiver", 60, explain=lambda: str(sorted(expected - delivered())[:10]))
+    by_id: dict[str, list[dict[str, Any]]] = {}
+    for delivery in receiver.received:
+        by_id.setdefault(delivery.webhook_id, []).append(delivery.event)
+    assert all(len({json.dumps(copy, sort_keys=True) for copy in copies}) == 1 for copies in by_id.values())
+    assert all(event["id"] == webhook_id for webhook_id, copies in by_id.items() for event in copies)
+    assert receiver.rejected == []
+    lost = expected - delivered()
+    report(
+        test,
+        events_expected=len(expected),
+        events_delivered=len(expected & delivered()),
+        events_duplicated=receiver.duplicates,
+        events_lost=len(lost),
+    )
+    assert not lost
 
 
 async def resent_sends(stack: FaultStack, plans: list[Plan], finals: dict[str, MentorshipStatus]) -> set[MailKey]:
