@@ -113,6 +113,12 @@ def details(state: MentorshipStatus) -> str:
             f"{email.step} to the {email.to.value} until {when(state, email.until)}" for email in state.held_emails
         )
         lines.append(f"**Held for quiet hours:** {held}")
+    hooks = state.webhooks
+    if hooks.given_up:
+        lines.append(f"**Webhooks given up on:** {hooks.given_up}; the last: {hooks.last_failure}")
+    if hooks.pending > 1:
+        # One pending is the usual moment between an event and its delivery; more means a receiver is behind.
+        lines.append(f"**Webhooks waiting to go out:** {hooks.pending} events (a receiver is down or slow)")
     if state.refused_signals:
         refusal = state.refused_signals[-1]
         lines.append(f"**Last refused signal:** {refusal.signal} by {refusal.by}: {refusal.reason}")
