@@ -62,27 +62,34 @@ class AcceptedData(EventData):
     term_ends_at: Moment | None = Field(description="When the term ends; null without a term")
 
 
-class _Ended(EventData):
-    ended_at: Moment = Field(description="When the mentorship ended (the same as occurred_at)")
-    check_ins_recorded: Count = Field(description="How many check-ins were recorded over the whole mentorship")
+EndedAt = Annotated[Moment, Field(description="When the mentorship ended (the same as occurred_at)")]
+CheckInsRecorded = Annotated[Count, Field(description="How many check-ins were recorded over the whole mentorship")]
 
 
-class DeclinedData(_Ended):
+class DeclinedData(EventData):
     stage_before: Literal["invited"] = Field(description="The stage it left: always invited")
+    ended_at: EndedAt
+    check_ins_recorded: CheckInsRecorded
 
 
-class ExpiredData(_Ended):
+class ExpiredData(EventData):
     stage_before: Literal["invited"] = Field(description="The stage it left: always invited")
+    ended_at: EndedAt
+    check_ins_recorded: CheckInsRecorded
 
 
-class WithdrawnData(_Ended):
+class WithdrawnData(EventData):
     stage_before: Literal["invited", "active", "paused"] = Field(
         description="The stage it left: invited (the invitation taken back), active or paused"
     )
+    ended_at: EndedAt
+    check_ins_recorded: CheckInsRecorded
 
 
-class CompletedData(_Ended):
+class CompletedData(EventData):
     stage_before: Literal["active", "paused"] = Field(description="The stage it left: active or paused")
+    ended_at: EndedAt
+    check_ins_recorded: CheckInsRecorded
 
 
 # --- Pauses and check-ins ----------------------------------------------------------------------------------

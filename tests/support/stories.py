@@ -35,6 +35,7 @@ from workflows.plan import Due, next_due
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 MENTOR, MENTEE = "ada", "ben.b"
 WORKFLOW_ID = "mentorship-ada--ben.b"
+DAY = 24 * 60
 FAILURE = "mail server refused ada@example.com: 550 no such user"
 
 
@@ -117,8 +118,8 @@ def lifecycle() -> Story:
     (by a participant and by the pause's end), a change of terms proposed, declined, accepted, withdrawn and
     lapsed, an email given up on, the term's end with a proposal still open, and both participants' feedback."""
     story = Story(check_in_every="P14D", escalate_after_missed=2, term="P6M")
-    story.act(effects.accepted, AcceptInput(by=MENTOR, note="Happy to"))
-    story.act(effects.checked_in, CheckInInput(by=MENTEE, rating=4, note="Talk outline"))
+    story.act(effects.accepted, AcceptInput(by=MENTOR, note="Happy to"), minutes=DAY + 150)
+    story.act(effects.checked_in, CheckInInput(by=MENTEE, rating=4, note="Talk outline"), minutes=13 * DAY)
     story.run_to(Due.CHECK_IN_MISSED)
     story.run_to(Due.CHECK_IN_MISSED)
     story.act(effects.checked_in, CheckInInput(by=MENTOR))
