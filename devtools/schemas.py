@@ -7,7 +7,9 @@ checked in under ``schemas/`` (a unit test fails when they are out of date).
 One file per payload: the start input, every action's input (signal and update alike, from the action table)
 and the status (the ``status`` query's answer, every update's answer and the workflow's result); a person's
 ``set_limits`` input and their record (the Person workflow's ``status`` query); the ``feedback`` input and the
-Feedback workflow's status.
+Feedback workflow's status; and the webhook events: one file per event type (``event-<type>.schema.json``: the
+whole event as delivered, ``type`` fixed, ``data`` that type's model from ``workflows/event_data.py``) and
+``event.schema.json``, any one of them (``oneOf``, told apart by ``type``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from workflows.contract import (
     PersonStatus,
     SetLimitsInput,
 )
+from workflows.event_data import CATALOG, Actor
+from workflows.events import EventType, MentorshipEvent
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDER = ROOT / "schemas"
@@ -86,6 +90,76 @@ def schemas() -> dict[str, dict[str, Any]]:
     files["feedback.schema.json"] = _schema(FeedbackInput, "feedback.schema.json", "FeedbackInput")
     files["feedback-status.schema.json"] = _schema(
         FeedbackStatus, "feedback-status.schema.json", "FeedbackStatus", mode="serialization"
+    )
+    files.update(event_schemas())
+    return files
+
+
+def event_file(kind: EventType) -> str:
+    return f"event-{kind.value}.schema.json"
+
+
+def _merge_defs(into: dict[str, Any], defs: dict[str, Any]) -> None:
+    for name, body in defs.items():
+        assert into.setdefault(name, body) == body, f"two different definitions named {name}"
+
+
+def _event(kind: EventType, defs: dict[str, Any]) -> dict[str, Any]:
+    """The envelope (``MentorshipEvent``) of one type, as delivered: ``type`` fixed, ``data`` its model, ``actor``
+    and ``mentorship_key`` as the type has them. Shared definitions go to ``defs``."""
+    doc = CATALOG[kind]
+    envelope = MentorshipEvent.model_json_schema(mode="serialization")
+    _merge_defs(defs, envelope.pop("$defs"))
+    data = doc.data.model_json_schema(mode="serialization")
+    _merge_defs(defs, data.pop("$defs", {}))
+    # Fields may be added to a type later (never renamed or removed): a receiver ignores those it does not know.
+    data.pop("additionalProperties", None)
+    properties = envelope["properties"]
+    properties["type"] = {"const": kind.value, "description": doc.when}
+    properties["data"] = {**data, "description": properties["data"]["description"]}
+    actor = properties["actor"]
+    actor.pop("default", None)
+    if doc.has_actor is Actor.ALWAYS:
+        properties["actor"] = {"$ref": "#/$defs/EventActor", "description": f"The participant: {doc.actor}"}
+    elif doc.has_actor is Actor.NEVER:
+        properties["actor"] = {"type": "null", "description": "None: this type has no actor"}
+    else:
+        actor["description"] = f"The participant: {doc.actor}"
+    key = properties["mentorship_key"]
+    key.pop("anyOf")
+    key["type"] = "null" if kind is EventType.PERSON_LIMITS_CHANGED else "string"
+    for optional in ("people", "text"):
+        properties[optional].pop("default", None)
+    title = "".join(part.capitalize() for part in kind.value.replace("_", ".").split(".")) + "Event"
+    return {
+        **envelope,
+        "title": title,
+        "description": f"{kind.value}: {doc.when}. Every field is always present (null when empty).",
+        "required": list(properties),
+    }
+
+
+def event_schemas() -> dict[str, dict[str, Any]]:
+    """One file per event type, and ``event.schema.json``: any of them."""
+    files: dict[str, dict[str, Any]] = {}
+    every: dict[str, Any] = {}
+    for kind in EventType:
+        defs: dict[str, Any] = {}
+        event = _event(kind, defs)
+        file = event_file(kind)
+        files[file] = _prune({"$schema": DRAFT, "$id": f"schemas/{file}", **event, "$defs": defs})
+        _merge_defs(every, {event["title"]: event, **defs})
+    one_of = [{"$ref": f"#/$defs/{_event(kind, {})['title']}"} for kind in EventType]
+    files["event.schema.json"] = _prune(
+        {
+            "$schema": DRAFT,
+            "$id": "schemas/event.schema.json",
+            "title": "MentorshipEvent",
+            "description": "One webhook event, of any type (told apart by type; one file per type beside this one). "
+            + (MentorshipEvent.__doc__ or ""),
+            "oneOf": one_of,
+            "$defs": every,
+        }
     )
     return files
 

@@ -16,6 +16,8 @@ No test file imports another test file: whatever two tests share lives here.
 - ``browser``: headless Chromium and the Temporal Web UI.
 - ``bad_input``, ``invariants``, ``mail``, ``encryption``, ``links``, ``readme``: the cases, checkers and values
   that tests of several layers share.
+- ``stories``: mentorships driven through the pure effects, collecting their webhook events (every type);
+  ``event_catalog``: the README's event catalog made from them (``python -m tests.support.event_catalog --write``).
 - ``reliability``: the figures the fault, bad-input and property tests report.
 
 Processes (the dev server, workers, the mail sink, the API) are started with ``devtools.processes``, as by the

@@ -2,94 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 
 import workflows.effects as effects
-from tests.support.builders import invitation, make_notification
-from workflows.contract import (
-    AcceptChangeInput,
-    AcceptInput,
-    CheckInInput,
-    DeclineChangeInput,
-    DeclineInput,
-    MentorshipStatus,
-    PauseInput,
-    ProposeChangeInput,
-    ResumeInput,
-    Role,
-    WithdrawChangeInput,
-    WithdrawInput,
-    mentorship_key,
-)
-from workflows.events import EventType, MentorshipEvent, check_filter, matches
-from workflows.plan import Due, next_due
-
-NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-MENTOR, MENTEE = "ada", "ben.b"
-
-
-class Story:
-    """A mentorship driven through the pure effects, collecting every event."""
-
-    def __init__(self, **fields: object) -> None:
-        start = effects.new_mentorship("mentorship-ada--ben.b", invitation(**fields), NOW)  # type: ignore[arg-type]
-        self.state: MentorshipStatus = start.state
-        self.now = NOW
-        self.events: list[MentorshipEvent] = list(start.events)
-
-    def act(self, effect: object, action: object, minutes: int = 1) -> None:
-        self.now += timedelta(minutes=minutes)
-        self.until(self.now)
-        change = effects.Change(self.state, self.now)
-        effect(change, action)  # type: ignore[operator]
-        self.events += change.events
-
-    def until(self, moment: datetime) -> None:
-        for change in effects.catch_up(self.state, moment):
-            self.events += change.events
-
-    def run_to(self, event: Due) -> None:
-        """Every timed event up to and including the next one of this kind."""
-        while True:
-            due = next_due(self.state)
-            assert due is not None
-            change = effects.Change(self.state, due.at)
-            effects.fell_due(change, due)
-            self.events += change.events
-            self.now = due.at
-            if due.event is event:
-                return
-
-    def types(self) -> list[str]:
-        return [str(event.type) for event in self.events]
+from tests.support.builders import invitation
+from tests.support.stories import MENTEE, MENTOR, NOW, WORKFLOW_ID, Story, lifecycle
+from workflows.contract import DeclineInput, Role, WithdrawInput, mentorship_key
+from workflows.events import EventType, check_filter, matches
+from workflows.plan import Due
 
 
 def test_a_whole_lifecycle_emits_every_type_in_sequence_with_no_gaps() -> None:
-    story = Story(check_in_every="P14D", escalate_after_missed=2, term="P6M")
-    story.act(effects.accepted, AcceptInput(by=MENTOR, note="Happy to"))
-    story.act(effects.checked_in, CheckInInput(by=MENTEE, rating=4, note="Talk outline"))
-    story.run_to(Due.CHECK_IN_MISSED)
-    story.run_to(Due.CHECK_IN_MISSED)
-    story.act(effects.checked_in, CheckInInput(by=MENTOR))
-    story.act(effects.paused, PauseInput(by=MENTEE, reason="travelling"))
-    story.act(effects.resumed, ResumeInput(by=MENTOR))
-    story.act(effects.change_proposed, ProposeChangeInput(by=MENTEE, extend_term_by="P1M"))
-    story.act(effects.change_declined, DeclineChangeInput(by=MENTOR))
-    story.act(effects.change_proposed, ProposeChangeInput(by=MENTEE, check_in_every="P7D"))
-    story.act(effects.change_accepted, AcceptChangeInput(by=MENTOR))
-    story.act(effects.change_proposed, ProposeChangeInput(by=MENTOR, extend_term_by="P1M"))
-    story.act(effects.change_withdrawn, WithdrawChangeInput(by=MENTOR))
-    story.act(effects.change_proposed, ProposeChangeInput(by=MENTOR, extend_term_by="P1M", respond_within="P1D"))
-    story.run_to(Due.CHANGE_LAPSES)
-    story.act(effects.paused, PauseInput(by=MENTOR, until=story.now + timedelta(days=3)))
-    story.run_to(Due.PAUSE_ENDS)
-    failed = effects.Change(story.state, story.now)
-    effects.notification_failed(failed, make_notification(), "mail server refused ada@example.com: 550 no such user")
-    story.events += failed.events
-    story.act(effects.change_proposed, ProposeChangeInput(by=MENTEE, check_in_every="P21D", respond_within="P1Y"))
-    story.run_to(Due.TERM_ENDS)
+    story = lifecycle()
 
     # Check-ins missed (and a new streak at risk) between the last steps and the end of the term come and go.
     types = [t for t in story.types() if t != EventType.CHECK_IN_MISSED]
@@ -122,7 +46,7 @@ def test_a_whole_lifecycle_emits_every_type_in_sequence_with_no_gaps() -> None:
     # One sequence per mentorship, from 1, no gaps; ids unique and derived from it; the state counts them.
     assert [event.sequence for event in story.events] == list(range(1, len(story.events) + 1))
     assert story.state.events_emitted == len(story.events)
-    key = mentorship_key("mentorship-ada--ben.b", NOW)
+    key = mentorship_key(WORKFLOW_ID, NOW)
     assert [event.id for event in story.events] == [f"evt_{key}_{n}" for n in range(1, len(story.events) + 1)]
     assert {event.mentorship_key for event in story.events} == {key}
     assert all(a.occurred_at <= b.occurred_at for a, b in zip(story.events, story.events[1:], strict=False))
