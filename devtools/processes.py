@@ -10,7 +10,8 @@ its CPU time and memory from /proc.
 
 And what the project runs, each a ``ChildProcess``: ``DevServer`` (``temporal server start-dev`` with the
 project's search attributes registered), ``Worker`` (``python worker.py``, configured by its environment alone, as
-deployed), ``MailSinkProcess`` (``python -m devtools.mailsink``) and ``ApiProcess`` (``python -m api``).
+deployed), ``MailSinkProcess`` (``python -m devtools.mailsink``), ``WebhookReceiverProcess``
+(``python -m devtools.webhook_receiver``) and ``ApiProcess`` (``python -m api``).
 
 Used by tests/, bench/ and devtools/dev.py; never by the service itself.
 """
@@ -35,6 +36,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from devtools.mailsink import free_port
+from devtools.webhook_receiver import SECRET_ENV
 from infra.encryption import CONTRACT_DATA_CONVERTER
 from infra.temporal import SERVER_DYNAMIC_CONFIG, dynamic_config_args, ensure_search_attributes
 from workflows.search_attributes import SEARCH_ATTRIBUTE_TYPES
@@ -675,6 +677,51 @@ class MailSinkProcess(ChildProcess):
             start_timeout=20.0,
             stop_timeout=10.0,
         )
+
+
+class WebhookReceiverProcess(ChildProcess):
+    """The local webhook receiver (``python -m devtools.webhook_receiver``) on ``host:port``, verifying with the
+    secret(s) in ``secret_file`` (named in its arguments, so that no secret shows in ``ps``); ready once it accepts
+    connections. Its events: ``GET`` on ``url``."""
+
+    def __init__(
+        self,
+        port: int,
+        *,
+        secret_file: Path,
+        host: str = HOST,
+        env: Mapping[str, str] | None = None,
+        log: Path | None = None,
+        name: str = "webhooks",
+    ) -> None:
+        self.port = port
+        self.host = host
+        argv = [
+            sys.executable,
+            "-m",
+            "devtools.webhook_receiver",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--secret-file",
+            str(secret_file),
+        ]
+        # Its secrets are those of the file alone, whatever the shell holds.
+        environment = {key: value for key, value in (os.environ if env is None else env).items() if key != SECRET_ENV}
+        super().__init__(
+            name,
+            argv,
+            env=environment,
+            log=log,
+            ready=port,
+            start_timeout=20.0,
+            stop_timeout=10.0,
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/webhooks"
 
 
 class ApiProcess(ChildProcess):

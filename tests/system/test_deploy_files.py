@@ -47,7 +47,13 @@ TEMPORAL_ENV = {
     "TEMPORAL_TLS_SERVER_NAME",
 }
 # What `make dev` reads from the shell (devtools/dev.py).
-MAKE_DEV_ENV = {"MENTORSHIP_DATA_DIR", "TEMPORAL_DEV_PORT", "TEMPORAL_UI_PORT", "MAIL_SINK_PORT"}
+MAKE_DEV_ENV = {
+    "MENTORSHIP_DATA_DIR",
+    "TEMPORAL_DEV_PORT",
+    "TEMPORAL_UI_PORT",
+    "MAIL_SINK_PORT",
+    "WEBHOOK_RECEIVER_PORT",
+}
 SETTINGS_ENV = {name.upper() for name in Settings.model_fields}
 WORKER_NEEDS = {"TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "SMTP_HOST", "SMTP_PORT"}
 # pyproject dependencies the worker image does not need: the embedded dev server and mail sink of `make dev`.
