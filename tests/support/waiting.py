@@ -11,7 +11,11 @@ from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from typing import Any, TypeVar
 
-from temporalio.client import WorkflowHandle
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import WorkflowExecutionStatus
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
+from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 
 from devtools.mailsink import MailSink
 from workflows.contract import MentorshipStatus
@@ -107,3 +111,31 @@ async def wait_for_email(sink: MailSink, workflow_id: str, step: str, to: str, w
         if loop.time() > deadline:
             raise AssertionError(f"no {step} email to the {to} of {workflow_id}")
         await asyncio.sleep(0.05)
+
+
+async def terminate_when_idle(
+    client: Client, workflow_id: str, reason: str = "test finished", within: float = 15.0
+) -> None:
+    """Terminate a workflow once no activity of it is in flight (an email, a webhook delivery): an activity cut off
+    by termination never releases the time-skipping server's time lock, and every later sleep would time out.
+    Already closed (or never started): nothing to do."""
+    handle = client.get_workflow_handle(workflow_id)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    request = DescribeWorkflowExecutionRequest(
+        namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
+    )
+    try:
+        while True:
+            # The raw call: the SDK's describe() decodes search attributes, which the time-skipping server
+            # returns in a form it cannot read.
+            described = await client.workflow_service.describe_workflow_execution(request)
+            if described.workflow_execution_info.status != WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING:
+                return
+            if not described.pending_activities or loop.time() >= deadline:
+                break
+            await asyncio.sleep(0.05)
+        await handle.terminate(reason)
+    except RPCError as err:
+        if err.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+            raise

@@ -12,14 +12,13 @@ import pytest
 import pytest_asyncio
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 import mentorship_client
 from devtools.mailsink import MailSink
 from tests.support.builders import ANA_AND_BEN, invitation, new_tag
 from tests.support.temporal import running_worker, time_skipping_server
-from tests.support.waiting import steps, wait_status
+from tests.support.waiting import steps, terminate_when_idle, wait_status
 from workflows.contract import FeedbackStatus, Invitation, MentorshipStatus, Role, Stage
 
 DAY = timedelta(days=1)
@@ -62,10 +61,7 @@ class World:
 
     async def close(self) -> None:
         for workflow_id in self.opened:
-            try:
-                await self.client.get_workflow_handle(workflow_id).terminate("test finished")
-            except RPCError:
-                pass  # already closed
+            await terminate_when_idle(self.client, workflow_id)
 
 
 @pytest_asyncio.fixture

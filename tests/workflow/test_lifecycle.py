@@ -19,7 +19,7 @@ import mentorship_client
 from devtools.mailsink import MailSink
 from tests.support.builders import people
 from tests.support.temporal import running_worker
-from tests.support.waiting import status_of, steps, wait_mail, wait_status
+from tests.support.waiting import status_of, steps, terminate_when_idle, wait_mail, wait_status
 from workflows.contract import Invitation, MentorshipStatus, Role, Stage
 from workflows.durations import parse_duration
 
@@ -61,8 +61,8 @@ class World:
                 final = await wait_status(handle, lambda s: s.notifications_pending == 0, "sends to finish")
                 if final.feedback_workflow_id is not None:
                     # It outlives the mentorship, with timers days ahead that no worker would serve.
-                    await terminate_quietly(self.client, final.feedback_workflow_id)
-                await handle.terminate("test finished")
+                    await terminate_when_idle(self.client, final.feedback_workflow_id)
+                await terminate_when_idle(self.client, workflow_id)
             except RPCError:
                 pass  # already closed
 

@@ -16,7 +16,6 @@ one after a pause's end was refused as paused.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import uuid
 from collections.abc import Iterator
@@ -34,6 +33,7 @@ from temporalio.service import RPCError
 from tests.support.builders import ANA_AND_BEN, invitation
 from tests.support.sandbox import Sandbox, sandbox_running, settled
 from tests.support.temporal import running_worker
+from tests.support.waiting import terminate_when_idle
 from workflows.contract import MentorshipStatus
 from workflows.plan import next_due
 
@@ -122,8 +122,7 @@ async def settle(box: Sandbox, played: Played) -> MentorshipStatus:
     the test server's clock while the story sleeps."""
     status = await settled(box.client, played.workflow_id, played.broken)
     if status.feedback_workflow_id is not None and status.feedback_workflow_id not in played.feedback_ended:
-        with contextlib.suppress(RPCError):
-            await box.client.get_workflow_handle(status.feedback_workflow_id).terminate("not part of the story")
+        await terminate_when_idle(box.client, status.feedback_workflow_id, "not part of the story")
         played.feedback_ended.add(status.feedback_workflow_id)
     return status
 
@@ -168,7 +167,7 @@ async def end(box: Sandbox, played: Played) -> None:
     with timers and no worker would hold it)."""
     assert played.final is not None
     if played.final.stage.is_open:
-        await box.client.get_workflow_handle(played.workflow_id).terminate("story told")
+        await terminate_when_idle(box.client, played.workflow_id, "story told")
 
 
 async def without_outages(box: Sandbox, story: Story, moments: list[timedelta]) -> Played:

@@ -26,10 +26,11 @@ from temporalio.worker import Worker
 
 import mentorship_client
 from activities.mailer import Mailer
+from activities.webhooks import WebhookSender
 from infra.settings import Settings
 from tests.support.builders import people
 from tests.support.temporal import time_skipping_server
-from tests.support.waiting import until
+from tests.support.waiting import terminate_when_idle, until
 from worker import WORKFLOW_RUNNER
 from workflows.contract import (
     NO_FREE_PLACE,
@@ -90,7 +91,12 @@ async def test_a_second_accept_that_lost_the_race_is_not_refused_as_a_missing_pl
         client,
         task_queue=task_queue,
         workflows=[Mentorship],
-        activities=[Mailer(mail_settings).send_notification, places.take_places, places.release_places],
+        activities=[
+            Mailer(mail_settings).send_notification,
+            WebhookSender(mail_settings).deliver_event,
+            places.take_places,
+            places.release_places,
+        ],
         workflow_runner=WORKFLOW_RUNNER,
     ):
         current = await mentorship_client.invite(client, invitation, task_queue=task_queue)
@@ -121,7 +127,7 @@ async def test_a_second_accept_that_lost_the_race_is_not_refused_as_a_missing_pl
                 if task is not None and not task.done():
                     task.cancel()
         # The mentorship's check-in timers must not stay on the shared test server once this worker is gone.
-        await handle.terminate("test finished")
+        await terminate_when_idle(client, handle.id)
         cause = caught.value.cause
         assert isinstance(cause, ApplicationError)
         assert "already accepted" in cause.message, cause.message
@@ -145,7 +151,12 @@ async def test_actions_sent_while_an_acceptance_takes_its_places_apply_after_it_
         client,
         task_queue=task_queue,
         workflows=[Mentorship],
-        activities=[Mailer(mail_settings).send_notification, places.take_places, places.release_places],
+        activities=[
+            Mailer(mail_settings).send_notification,
+            WebhookSender(mail_settings).deliver_event,
+            places.take_places,
+            places.release_places,
+        ],
         workflow_runner=WORKFLOW_RUNNER,
     ):
         current = await mentorship_client.invite(client, invitation, task_queue=task_queue)
@@ -179,4 +190,4 @@ async def test_actions_sent_while_an_acceptance_takes_its_places_apply_after_it_
         assert status.holds_places
         # Ended here (not withdrawn, which would start a Feedback workflow): nothing of it may stay on the shared
         # test server with timers and no worker, which would hold the server's clock for every later test.
-        await handle.terminate("test finished")
+        await terminate_when_idle(client, handle.id)

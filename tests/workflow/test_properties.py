@@ -12,7 +12,6 @@ tests/unit/test_contract_properties.py).
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from temporalio.service import RPCError
 from tests.support import reliability
 from tests.support.invariants import invariants, reachable
 from tests.support.sandbox import Sandbox, sandbox_running, settled
+from tests.support.waiting import terminate_when_idle
 from workflows.actions import PARTICIPANT_ACTIONS
 from workflows.contract import (
     Audience,
@@ -323,12 +323,11 @@ async def play(box: Sandbox, scenario: Scenario) -> Run:
     run.seen |= {f"ended {before.stage}"} if not before.stage.is_open else set()
     if before.stage.is_open:
         # Settled: no send in flight, so terminating leaves the test server's time lock alone.
-        await handle.terminate("scenario finished")
+        await terminate_when_idle(client, handle.id, "scenario finished")
     if before.feedback_workflow_id is not None:
         # Not part of the property. Left running, every later example's sleep would fire its reminder and close
         # (days ahead) on the shared test server: hundreds of them made the sleeps time out.
-        with contextlib.suppress(RPCError):
-            await client.get_workflow_handle(before.feedback_workflow_id).terminate("scenario finished")
+        await terminate_when_idle(client, before.feedback_workflow_id, "scenario finished")
     reliability.report(
         "properties: actions by anyone",
         mentorships=1,

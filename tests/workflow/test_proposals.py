@@ -17,7 +17,7 @@ import mentorship_client
 from devtools.mailsink import MailSink
 from tests.support.builders import people
 from tests.support.temporal import running_worker
-from tests.support.waiting import status_of, steps, wait_status
+from tests.support.waiting import status_of, steps, terminate_when_idle, wait_status
 from workflows.contract import Invitation, MentorshipStatus, Role, Stage
 from workflows.plan import after
 
@@ -66,11 +66,8 @@ class Pair:
             final = await wait_status(self.handle, lambda s: s.notifications_pending == 0, "sends to finish")
             if final.feedback_workflow_id is not None:
                 # It outlives the mentorship, with timers days ahead that no worker would serve.
-                try:
-                    await self.client.get_workflow_handle(final.feedback_workflow_id).terminate("test finished")
-                except RPCError:
-                    pass
-            await self.handle.terminate("test finished")
+                await terminate_when_idle(self.client, final.feedback_workflow_id)
+            await terminate_when_idle(self.client, self.handle.id)
         except RPCError:
             pass
 

@@ -12,14 +12,13 @@ from typing import Any
 import pytest_asyncio
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 import mentorship_client
 from devtools.mailsink import MailSink
 from tests.support.builders import ANA_AND_BEN, invitation, new_tag
 from tests.support.temporal import running_worker, time_skipping_server
-from tests.support.waiting import steps, until, wait_status
+from tests.support.waiting import steps, terminate_when_idle, until, wait_status
 from workflows.contract import SEND_NOTIFICATION, Notification, SendReceipt, Stage
 
 QUIET = "21:00-08:00"
@@ -79,10 +78,7 @@ class World:
             status = await mentorship_client.status(self.client, workflow_id)
             for closing in (workflow_id, status.feedback_workflow_id):
                 if closing is not None:
-                    try:
-                        await self.client.get_workflow_handle(closing).terminate("test finished")
-                    except RPCError:
-                        pass  # already closed
+                    await terminate_when_idle(self.client, closing)
 
 
 @pytest_asyncio.fixture
