@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import functools
 import json
 import logging
@@ -35,7 +36,8 @@ from temporalio.testing import WorkflowEnvironment
 
 import mentorship_client
 import workflows.search_attributes as sa
-from devtools.mailsink import MailSink
+from devtools.mailsink import MailSink, free_port
+from devtools.webhook_receiver import WebhookReceiver
 from infra.encryption import CONTRACT_DATA_CONVERTER
 from infra.temporal import ensure_search_attributes
 from tests.support import builders
@@ -472,8 +474,42 @@ async def quiet_hours_held(r: Recorder) -> None:
     await r.save("quiet_hours_held", handle.id)
 
 
+async def webhooks_delivered(r: Recorder) -> None:
+    """Webhooks (``webhooks``): every event delivered to a real receiver (see RECEIVER), one activity each, in
+    sequence order. Ben invites, Ana accepts, a check-in, Ben withdraws; both give feedback; Ana's limits change.
+    Also writes the Feedback workflow's history (``feedback_webhooks_delivered.json``) and Ana's record
+    (``person_webhooks_delivered.json``, still running)."""
+    inv = invitation("hooks", "mentee")
+    await mentorship_client.set_limits(r.client, inv.mentor.id, {"max_mentees": 3}, task_queue=r.task_queue)
+    handle = await r.invite(inv)
+    await r.update(handle, "accept", by=inv.mentor.id)
+    await r.update(handle, "check_in", by=inv.mentee.id, rating=5)
+    await r.update(handle, "withdraw", by=inv.mentee.id, reason="moving on")
+    final = await wait_status(handle, lambda s: s.feedback_workflow_id is not None, "feedback asked")
+    await r.save("webhooks_delivered", handle.id)
+    assert final.feedback_workflow_id is not None
+    await mentorship_client.give_feedback(r.client, final.feedback_workflow_id, {"by": inv.mentor.id, "rating": 5})
+    await mentorship_client.give_feedback(r.client, final.feedback_workflow_id, {"by": inv.mentee.id, "rating": 4})
+    await r.save("feedback_webhooks_delivered", final.feedback_workflow_id)
+    person = r.client.get_workflow_handle(f"person-{inv.mentor.id}")
+    await r.settled(person)
+    path = r.out / "person_webhooks_delivered.json"
+    path.write_text(dump("person_webhooks_delivered", await person.fetch_history()), encoding="utf-8")
+    kinds = [event["type"] for event in RECEIVER.events]
+    assert kinds.count("mentorship.feedback.submitted") == 2 and "person.limits_changed" in kinds, kinds
+
+
+# The receiver the webhook scenario's worker delivers to (started around that scenario only).
+RECEIVER = WebhookReceiver(secrets=["whsec_" + base64.b64encode(b"record-histories-webhook-secret!").decode()])
+RECEIVER.port = free_port("127.0.0.1")
+
 # Worker settings a scenario needs beyond the tests' defaults.
-SETTINGS: dict[str, dict[str, Any]] = {"quiet_hours_held": {"mentorship_quiet_hours": "21:00-08:00"}}
+SETTINGS: dict[str, dict[str, Any]] = {
+    "quiet_hours_held": {"mentorship_quiet_hours": "21:00-08:00"},
+    "webhooks_delivered": {
+        "mentorship_webhook_endpoints": json.dumps([{"url": RECEIVER.url, "secrets": RECEIVER.secrets}])
+    },
+}
 
 SCENARIOS: dict[str, Callable[[Recorder], Awaitable[None]]] = {
     "invitation_expired": invitation_expired,
@@ -490,6 +526,8 @@ SCENARIOS: dict[str, Callable[[Recorder], Awaitable[None]]] = {
     # also writes feedback_both_answered.json
     "changes_agreed_then_feedback": changes_agreed_then_feedback,
     "quiet_hours_held": quiet_hours_held,
+    # also writes feedback_webhooks_delivered.json and person_webhooks_delivered.json
+    "webhooks_delivered": webhooks_delivered,
 }
 
 
@@ -502,11 +540,16 @@ async def record(selected: list[str], out: Path) -> None:
         for name in selected:
             print(f"{name}:")
             # A sink and a worker per scenario: injected faults and mail counts never leak between them.
-            async with (
-                MailSink(port=0) as sink,
-                running_worker(env.client, sink, **SETTINGS.get(name, {})) as task_queue,
-            ):
-                await SCENARIOS[name](Recorder(env, sink, task_queue, out))
+            if name == "webhooks_delivered":
+                await RECEIVER.start()
+            try:
+                async with (
+                    MailSink(port=0) as sink,
+                    running_worker(env.client, sink, **SETTINGS.get(name, {})) as task_queue,
+                ):
+                    await SCENARIOS[name](Recorder(env, sink, task_queue, out))
+            finally:
+                await RECEIVER.stop()
     finally:
         await env.shutdown()
 

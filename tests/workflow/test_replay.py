@@ -43,6 +43,8 @@ from workflows.contract import SEND_NOTIFICATION, MentorshipStatus, Notification
 from workflows.feedback import Feedback
 from workflows.mentorship import Mentorship
 from workflows.person import PersonRecord
+from workflows.webhook_endpoint import WebhookEndpointRecord
+from workflows.webhook_outbox import WebhookOutbox
 
 # One file per scenario of tests/record_histories.py; a missing one means coverage was lost.
 SCENARIOS = (
@@ -70,6 +72,11 @@ SCENARIOS = (
     # Quiet hours: an email held by the activity's answer, a timer, the send. No patch: earlier histories never
     # had a held answer, so they take the same path as before.
     "quiet_hours_held",
+    # Webhooks (`webhooks`, in the Mentorship, Feedback and Person workflows): the new path, every event delivered
+    # by an activity. The old one is every history above (recorded before it): they deliver nothing.
+    "webhooks_delivered",
+    "feedback_webhooks_delivered",
+    "person_webhooks_delivered",
 )
 
 HISTORY_FILES = sorted(HISTORIES.glob("*.json"))
@@ -84,7 +91,7 @@ def load(path: Path) -> WorkflowHistory:
 def replayer() -> Replayer:
     """Configured as the worker is (worker.build_worker): same workflow, sandbox and data converter."""
     return Replayer(
-        workflows=[Mentorship, PersonRecord, Feedback],
+        workflows=[Mentorship, PersonRecord, Feedback, WebhookOutbox, WebhookEndpointRecord],
         data_converter=pydantic_data_converter,
         workflow_runner=WORKFLOW_RUNNER,
     )
