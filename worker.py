@@ -29,6 +29,7 @@ from infra import observability
 from infra.process import bind_address, exit_now, probe
 from infra.settings import Settings
 from infra.temporal import connect
+from infra.webhook_endpoints import WebhookConfigError
 from workflows.feedback import Feedback
 from workflows.mentorship import Mentorship
 from workflows.person import PersonRecord
@@ -183,6 +184,10 @@ def cli(argv: Sequence[str] | None = None) -> int:
         )
     try:
         asyncio.run(main())
+    except WebhookConfigError as err:
+        # A configuration mistake, not a crash: the reason alone (it names the endpoint, never a secret).
+        log.error("Worker not started: %s", err)
+        return 2
     except Exception:
         # Through logging, so that a JSON log stays JSON to the last line.
         log.exception("Worker failed")

@@ -143,7 +143,7 @@ class Settings(BaseSettings):
             parse_keys(value.get_secret_value())
         return value
 
-    # --- Webhooks (issue 17, in progress: infra/webhook_endpoints.py, activities/webhooks.py) ----------------
+    # --- Webhooks (infra/webhook_endpoints.py, activities/webhooks.py; README "Webhooks") -------------------
     # Where events go: a JSON list of {"url", "secrets": ["whsec_..."], "events": [types or prefixes]?}; checked at
     # start, each error with its reason. A secret: reprs and logs of the settings show it masked.
     mentorship_webhook_endpoints: SecretStr | None = None
