@@ -565,6 +565,8 @@ def invitation_reminder(change: Change) -> None:
     state.invitation_reminders_sent += 1
     n = state.invitation_reminders_sent
     change.record(f"invitation reminder {n} sent")
+    assert state.expires_at is not None, "only an open invitation is reminded"
+    change.emit(EventType.INVITATION_REMINDED, reminder_number=n, expires_at=state.expires_at)
     change.notify(
         Notice.INVITATION_REMINDER,
         f"invitation-reminder-{n}",
@@ -591,6 +593,12 @@ def check_in_due(change: Change) -> None:
     state = change.state
     state.cycle_reminded = True
     change.record(f"check-in {state.cycle} due", detail="both reminded")
+    change.emit(
+        EventType.CHECK_IN_DUE,
+        number=state.cycle,
+        due_at=state.next_check_in_due,
+        missed_in_a_row=state.missed_in_a_row,
+    )
     change.notify_both(
         Notice.CHECK_IN_DUE,
         _cycle_step(state, "due"),
@@ -604,6 +612,7 @@ def check_in_nudge(change: Change) -> None:
     state = change.state
     state.cycle_nudged = True
     change.record(f"check-in {state.cycle} follow-up", detail="both nudged")
+    change.emit(EventType.CHECK_IN_NUDGED, number=state.cycle, due_at=state.next_check_in_due)
     change.notify_both(
         Notice.CHECK_IN_NUDGE, _cycle_step(state, "nudge"), at=state.next_check_in_due, check_in_number=state.cycle
     )
@@ -709,6 +718,10 @@ def acceptance_refused(change: Change, by: str | None, reason: str) -> None:
     """An acceptance (or the other side's invitation) refused because a person has no free place: the invitation
     stays open, to be accepted once a place frees."""
     change.record("acceptance refused", by=by, detail=reason)
+    invitation = change.state.invitation
+    role = next((role for role in Role if invitation.person(role).id == by), None)
+    # The reason names people and their limits: it travels as text (personal data, delivered only when opted in).
+    change.emit(EventType.ACCEPTANCE_REFUSED, actor=role, text=reason, for_want_of_a_place=True)
 
 
 def notification_failed(change: Change, notification: Notification, error: str) -> str:

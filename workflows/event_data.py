@@ -106,6 +106,29 @@ class ResumedData(EventData):
     next_check_in_due: Moment = Field(description="When the next check-in falls due (a fresh full cycle)")
 
 
+class InvitationRemindedData(EventData):
+    reminder_number: Number = Field(description="1 for the invitation's first reminder, then each next one")
+    expires_at: Moment = Field(description="When the invitation expires unless answered")
+
+
+class AcceptanceRefusedData(EventData):
+    for_want_of_a_place: bool = Field(
+        description="true: a participant is at their limit (README, People and their limits); the invitation "
+        "stays open, to be accepted once a place frees. The reason, naming who, is in text (personal data)"
+    )
+
+
+class CheckInDueData(EventData):
+    number: Number = Field(description="Which check-in falls due (1, 2, ...): both participants are reminded")
+    due_at: Moment = Field(description="When it fell due")
+    missed_in_a_row: Annotated[int, Field(ge=0)] = Field(description="How many check-ins in a row are missed so far")
+
+
+class CheckInNudgedData(EventData):
+    number: Number = Field(description="Which check-in is still not recorded after its grace: both are nudged")
+    due_at: Moment = Field(description="When it fell due")
+
+
 class CheckInRecordedData(EventData):
     number: Number = Field(description="Which check-in of the mentorship this is (1, 2, ...)")
     rating: Annotated[int, Field(ge=1, le=5)] | None = Field(
@@ -223,6 +246,27 @@ _PARTICIPANT = "the participant who did it"
 
 CATALOG: dict[EventType, EventDoc] = {
     EventType.INVITED: EventDoc(InvitedData, "A mentorship is started by an invitation", "who invited", Actor.ALWAYS),
+    EventType.INVITATION_REMINDED: EventDoc(
+        InvitationRemindedData,
+        "The invitation is still unanswered: the invitee is reminded (remind_after)",
+        "none (timed)",
+        Actor.NEVER,
+    ),
+    EventType.ACCEPTANCE_REFUSED: EventDoc(
+        AcceptanceRefusedData,
+        "An acceptance (or the other side's invitation) is refused for want of a free place: still invited",
+        "who accepted (null when not a participant)",
+        Actor.SOMETIMES,
+    ),
+    EventType.CHECK_IN_DUE: EventDoc(
+        CheckInDueData, "A check-in falls due: both participants are reminded", "none (timed)", Actor.NEVER
+    ),
+    EventType.CHECK_IN_NUDGED: EventDoc(
+        CheckInNudgedData,
+        "A check-in is still not recorded after its grace (check_in_grace): both are nudged",
+        "none (timed)",
+        Actor.NEVER,
+    ),
     EventType.ACCEPTED: EventDoc(
         AcceptedData,
         "The invitee accepts, or the other side invites too (mutual): the mentorship is active",

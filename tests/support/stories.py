@@ -142,9 +142,15 @@ def lifecycle() -> Story:
 
 
 def declined() -> Story:
+    """An acceptance refused for want of a place (Ada is at her limit), then the invitation declined."""
     story = Story()
+    story.act(_refused, "ada is at her limit as mentor (1 of 1)", minutes=60 * 2)
     story.act(effects.declined, DeclineInput(by=MENTOR, reason="no time until spring"), minutes=60 * 26)
     return story
+
+
+def _refused(change: effects.Change, reason: str) -> None:
+    effects.acceptance_refused(change, MENTOR, reason)
 
 
 def expired() -> Story:

@@ -15,8 +15,9 @@ from workflows.plan import Due
 def test_a_whole_lifecycle_emits_every_type_in_sequence_with_no_gaps() -> None:
     story = lifecycle()
 
-    # Check-ins missed (and a new streak at risk) between the last steps and the end of the term come and go.
-    types = [t for t in story.types() if t != EventType.CHECK_IN_MISSED]
+    # Check-ins due, nudged and missed (and a new streak at risk) come and go between the steps: the steps first.
+    cycle = {EventType.CHECK_IN_DUE, EventType.CHECK_IN_NUDGED, EventType.CHECK_IN_MISSED}
+    types = [t for t in story.types() if t not in cycle]
     assert set(types[20:-2]) <= {"mentorship.at_risk"}
     assert types[:20] + types[-2:] == [
         "mentorship.invited",
@@ -43,6 +44,10 @@ def test_a_whole_lifecycle_emits_every_type_in_sequence_with_no_gaps() -> None:
         "mentorship.change.lapsed",
     ]
     assert story.types().count("mentorship.check_in.missed") >= 2
+    # Each cycle: due, then (past its grace) nudged, then missed or recorded.
+    due = [e.data["number"] for e in story.events if e.type is EventType.CHECK_IN_DUE]
+    nudged = [e.data["number"] for e in story.events if e.type is EventType.CHECK_IN_NUDGED]
+    assert due == sorted(due) and len(due) >= 2 and set(nudged) <= set(due) and nudged
     # One sequence per mentorship, from 1, no gaps; ids unique and derived from it; the state counts them.
     assert [event.sequence for event in story.events] == list(range(1, len(story.events) + 1))
     assert story.state.events_emitted == len(story.events)
@@ -62,7 +67,16 @@ def test_a_whole_lifecycle_emits_every_type_in_sequence_with_no_gaps() -> None:
 
 
 def test_every_type_of_the_issue_is_documented() -> None:
-    assert len(EventType) == 20
+    # The issue's twenty, and the timed events and refusals the product had when they landed.
+    issue = {
+        "mentorship.invited", "mentorship.accepted", "mentorship.declined", "mentorship.expired",
+        "mentorship.withdrawn", "mentorship.paused", "mentorship.resumed", "mentorship.check_in.recorded",
+        "mentorship.check_in.missed", "mentorship.at_risk", "mentorship.back_on_track",
+        "mentorship.change.proposed", "mentorship.change.accepted", "mentorship.change.declined",
+        "mentorship.change.withdrawn", "mentorship.change.lapsed", "mentorship.completed",
+        "mentorship.feedback.submitted", "mentorship.notification.failed", "person.limits_changed",
+    }  # fmt: skip
+    assert issue <= {str(t) for t in EventType} and len(EventType) == 24
     assert {str(t).split(".")[0] for t in EventType} == {"mentorship", "person"}
 
 
