@@ -574,6 +574,13 @@ async def demo(client: Client, *, fast: bool = False) -> MentorshipStatus:
     )
     print(f"Done: {final.notifications_sent} emails sent (see .data/mail/), timeline:")
     _print_status(final, as_json=False)
+    hooks = final.webhooks
+    print(
+        f"Events: {final.events_emitted} emitted by the mentorship, {feedback.events_emitted - final.events_emitted} "
+        f"by its feedback; {hooks.delivered} delivered when it ended"
+        + (f", the rest handed to {hooks.handed_over_to}" if hooks.handed_over_to else "")
+        + " (make dev's receiver logs each one as [webhooks] and lists them at GET /webhooks)"
+    )
     return final
 
 
