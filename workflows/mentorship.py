@@ -178,7 +178,9 @@ class Mentorship:
                 continue
             if self._sending == 0 and not self._webhooks.busy and self._places_settled() and self._history_is_long():
                 await workflow.wait_condition(lambda: workflow.all_handlers_finished() or bool(self._acceptances))
-                if not self._outbox and self.state.stage.is_open and self._places_settled():
+                # A handler that ran meanwhile may have queued emails or events: those go out first (its events in
+                # this run, so that they keep their order).
+                if not self._outbox and not self._webhooks.busy and self.state.stage.is_open and self._places_settled():
                     self._continue_as_new()
                 continue
             due = plan.next_due(self.state)

@@ -196,6 +196,8 @@ async def test_bad_limits_are_refused_and_change_nothing(
     ana_id = f"ana-{new_tag()}"
     await mentorship_client.set_limits(client, ana_id, {"max_mentees": 3}, task_queue=task_queue)
     handle = client.get_workflow_handle(f"person-{ana_id}")
+    # Once the limits' event is out (its delivery writes to the history when it completes).
+    await _wait_person(client, ana_id, lambda record: record.webhooks.pending == 0)
     before = len((await handle.fetch_history()).events)
     with pytest.raises(WorkflowUpdateFailedError) as caught:
         await handle.execute_update("set_limits", limits)
