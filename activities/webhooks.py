@@ -33,7 +33,7 @@ from temporalio import activity
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.service import RPCError, RPCStatusCode
 
 from infra.settings import Settings
@@ -277,6 +277,9 @@ class WebhookSender:
                 },
                 type=WEBHOOK_DELIVERY_FAILED,
                 non_retryable=False,
+                # Expected while a receiver is down: logged above once per endpoint (warning), not again with a
+                # traceback per attempt by the SDK; counted in mentorship_webhook_attempts.
+                category=ApplicationErrorCategory.BENIGN,
                 next_retry_delay=retry_delay(info.attempt, retry_after),
             )
         return DeliveryReport(
