@@ -122,6 +122,8 @@ class WebhookReceiver:
     status: int = 204
     # Answer 307 to this address instead (a sender must not follow it).
     redirect_to: str | None = None
+    # Answer 503 to this many verified deliveries first (then as ``status`` says): a receiver that hiccups.
+    fail_next: int = 0
     received: list[Delivery] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
     # Every request that reached it, verified or not, whatever it answered.
@@ -176,6 +178,10 @@ class WebhookReceiver:
             return web.Response(status=400, text=f"not verified: {err}")
         if self.redirect_to is not None:
             return web.Response(status=307, headers={"Location": self.redirect_to})
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            log.info("webhook %s %s verified, answered 503 as told (once)", event.get("type"), event.get("id"))
+            return web.Response(status=503, text="told to fail once")
         if not 200 <= self.status < 300:
             log.info("webhook %s %s verified, answered %s as told", event.get("type"), event.get("id"), self.status)
             return web.Response(status=self.status, text="told to fail")

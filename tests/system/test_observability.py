@@ -11,6 +11,7 @@ spans must have reached an OTLP/HTTP receiver that the test runs.
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
 import json
 import re
@@ -35,6 +36,7 @@ import worker as worker_module
 from devtools import processes
 from devtools.mailsink import MailSink
 from devtools.processes import HOST, Worker, distinct_free_ports
+from devtools.webhook_receiver import WebhookReceiver
 from tests.support import ROOT, builders
 from tests.support.builders import MAIL_FROM
 from tests.support.waiting import until, wait_status
@@ -42,6 +44,7 @@ from workflows import metrics
 from workflows.contract import FeedbackStatus, MentorshipStatus, Stage
 
 START_TIMEOUT = 60.0
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"observed-webhooks-secret-32bytes").decode()
 ACTIVITY_SLOTS = 7
 WORKFLOW_SLOTS = 9
 
@@ -124,6 +127,7 @@ class Observed:
     metrics_port: int
     health_port: int
     env: dict[str, str]
+    receiver: WebhookReceiver
 
     async def get(self, port: int, path: str) -> tuple[int, str]:
         async with aiohttp.ClientSession() as session, session.get(f"http://{HOST}:{port}{path}") as answer:
@@ -181,6 +185,9 @@ async def observed(dev_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPa
     await otlp.start(otlp_port)
     sink = MailSink(port=0, host=HOST)
     await asyncio.to_thread(sink.start)
+    # Every event delivered to a verifying receiver, the first one after a 503 (one failed attempt, retried).
+    receiver = WebhookReceiver(secrets=[WEBHOOK_SECRET], host=HOST, fail_next=1)
+    await receiver.start()
     env = worker_env(
         {
             "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
@@ -199,15 +206,17 @@ async def observed(dev_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPa
             "OTEL_SERVICE_NAME": "mentorship-observed",
             # Spans leave the batch processor every 100 ms instead of every 5 s.
             "OTEL_BSP_SCHEDULE_DELAY": "100",
+            "MENTORSHIP_WEBHOOK_ENDPOINTS": json.dumps([{"url": receiver.url, "secrets": [WEBHOOK_SECRET]}]),
         }
     )
     process = Worker(env=env, log=folder / "worker.log", ready=readyz(health_port), start_timeout=START_TIMEOUT)
     try:
         await process.start()
-        yield Observed(process, dev_env.client, sink, otlp, task_queue, metrics_port, health_port, env)
+        yield Observed(process, dev_env.client, sink, otlp, task_queue, metrics_port, health_port, env, receiver)
     finally:
         await process.kill()
         await asyncio.to_thread(sink.stop)
+        await receiver.stop()
         await otlp.stop()
 
 
@@ -336,6 +345,12 @@ async def test_metrics_count_what_happened(observed: Observed, story: Story) -> 
     assert total(samples, metrics.EMAILS_FAILED.name) == 2
     assert total(samples, metrics.NOTIFICATIONS_GIVEN_UP.name, notice="invitation") == refused.notifications_failed
     assert total(samples, metrics.NOTIFICATIONS_GIVEN_UP.name) == 1
+    # Every event of both mentorships delivered once; the receiver's one 503 counted as a failed attempt.
+    events = accepted.events_emitted + refused.events_emitted
+    assert len({event["id"] for event in observed.receiver.events}) == events
+    assert total(samples, metrics.WEBHOOK_ATTEMPTS.name, result="delivered") == len(observed.receiver.received)
+    assert total(samples, metrics.WEBHOOK_ATTEMPTS.name, result="failed") == 1
+    assert total(samples, metrics.WEBHOOK_EVENTS_GIVEN_UP.name) == 0
     # The workflow's counters carry the workflow type, the activity's the activity type.
     assert {labels["workflow_type"] for n, labels, _ in samples if n == metrics.INVITATIONS.name} == {"Mentorship"}
     assert {labels["activity_type"] for n, labels, _ in samples if n == metrics.EMAILS_SENT.name} == {
