@@ -154,4 +154,5 @@ def invariants(s: MentorshipStatus, now: datetime | None = None) -> list[str]:
         if s.stage is Stage.PAUSED and s.paused_until is not None:
             need(s.paused_until > late, "a pause past its end")
         need(s.notifications_pending == 0, "sends still pending in a settled workflow")
+        need(s.webhooks.pending == 0, "events still being delivered in a settled workflow")
     return broken

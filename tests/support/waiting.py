@@ -125,6 +125,7 @@ async def terminate_when_idle(
     request = DescribeWorkflowExecutionRequest(
         namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
     )
+    quiet = 0
     try:
         while True:
             # The raw call: the SDK's describe() decodes search attributes, which the time-skipping server
@@ -132,7 +133,10 @@ async def terminate_when_idle(
             described = await client.workflow_service.describe_workflow_execution(request)
             if described.workflow_execution_info.status != WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING:
                 return
-            if not described.pending_activities or loop.time() >= deadline:
+            # Idle twice in a row: no activity and no workflow task (which could schedule one) in flight.
+            idle = not described.pending_activities and not described.HasField("pending_workflow_task")
+            quiet = quiet + 1 if idle else 0
+            if quiet >= 2 or loop.time() >= deadline:
                 break
             await asyncio.sleep(0.05)
         await handle.terminate(reason)

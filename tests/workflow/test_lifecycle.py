@@ -58,7 +58,9 @@ class World:
             handle = self.client.get_workflow_handle(workflow_id)
             try:
                 # An activity cut off by termination never releases the test server's time lock.
-                final = await wait_status(handle, lambda s: s.notifications_pending == 0, "sends to finish")
+                final = await wait_status(
+                    handle, lambda s: s.notifications_pending == 0 and s.webhooks.pending == 0, "sends to finish"
+                )
                 if final.feedback_workflow_id is not None:
                     # It outlives the mentorship, with timers days ahead that no worker would serve.
                     await terminate_when_idle(self.client, final.feedback_workflow_id)

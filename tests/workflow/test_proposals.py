@@ -63,7 +63,9 @@ class Pair:
         if self.handle is None:
             return
         try:
-            final = await wait_status(self.handle, lambda s: s.notifications_pending == 0, "sends to finish")
+            final = await wait_status(
+                self.handle, lambda s: s.notifications_pending == 0 and s.webhooks.pending == 0, "sends to finish"
+            )
             if final.feedback_workflow_id is not None:
                 # It outlives the mentorship, with timers days ahead that no worker would serve.
                 await terminate_when_idle(self.client, final.feedback_workflow_id)
