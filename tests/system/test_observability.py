@@ -379,7 +379,8 @@ async def test_logs_are_json_lines_that_name_their_workflow(observed: Observed, 
     accepted_id, refused_id = story.accepted.workflow_id, story.refused.workflow_id
     sends = [e for e in entries if e["logger"] == "temporalio.activity" and e.get("workflow_id") == accepted_id]
     assert sends, "the activity's lines carry the workflow id"
-    assert {e["activity_type"] for e in sends} == {"send_notification"}
+    # The emails' and the webhook deliveries'.
+    assert {e["activity_type"] for e in sends} == {"send_notification", "deliver_event"}
     assert {e["run_id"] for e in sends} == {story.run_ids[accepted_id]}
     assert any(" sent to " in e["message"] for e in sends)
     # The ids are fields, not appended to the message as well.
