@@ -118,10 +118,11 @@ async def invite(
         search_attributes=sa.at_invitation(invitation),
     )
     await refuse_without_free_places(client, invitation)
-    current: MentorshipStatus = await client.execute_update_with_start_workflow(
+    answer: MentorshipStatus = await client.execute_update_with_start_workflow(
         "invite", invitation, start_workflow_operation=operation, result_type=MentorshipStatus
     )
-    return current
+    # The update answers the status abridged (contract 2); callers get it whole, from a query (no history written).
+    return await status(client, answer.workflow_id)
 
 
 class NoFreePlace(ValueError):
@@ -163,8 +164,9 @@ async def act(client: Client, workflow_id: str, action: str, payload: BaseModel 
     """Run an action as an update: validated by the workflow, answers the new status or raises with the reason."""
     validated = _validated(action, payload)
     handle = client.get_workflow_handle(workflow_id)
-    current: MentorshipStatus = await handle.execute_update(action, validated, result_type=MentorshipStatus)
-    return current
+    await handle.execute_update(action, validated, result_type=MentorshipStatus)
+    # The update answers the status abridged (contract 2); callers get it whole, from a query (no history written).
+    return await status(client, workflow_id)
 
 
 async def send(client: Client, workflow_id: str, action: str, payload: BaseModel | dict[str, Any]) -> None:

@@ -495,8 +495,14 @@ class WebhookStats(BaseModel):
     )
 
 
+# The contract's version (README, "The contract"). 2: an update answers the status abridged (``abridged``), so
+# that its size does not grow with the mentorship's age; the ``status`` query answers it whole, as before.
+CONTRACT_VERSION = 2
+
+
 class MentorshipStatus(BaseModel):
-    """The whole state of one mentorship: answered by the `status` query and carried across continue-as-new."""
+    """The whole state of one mentorship: answered by the `status` query and carried across continue-as-new.
+    An update answers it abridged (``abridged``): the same fields, the lists that grow with age cut short."""
 
     workflow_id: str
     stage: Stage
@@ -524,6 +530,13 @@ class MentorshipStatus(BaseModel):
     missed_total: int = 0
     at_risk: bool = False
     waiting_for: str = ""
+    contract_version: int = Field(default=CONTRACT_VERSION, description="The contract this answer follows")
+    abridged: bool = Field(
+        default=False,
+        description="true in an update's answer (contract 2): timeline holds only the entries that action added, "
+        "check_ins, refused_signals and notification_failures only their latest; the status query answers "
+        "them whole",
+    )
     timeline: list[TimelineEntry] = Field(default_factory=list, description="The latest entries (at most 200)")
     timeline_entries_dropped: int = Field(default=0, description="Older entries no longer kept in the status")
     notifications_sent: int = 0

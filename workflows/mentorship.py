@@ -265,6 +265,7 @@ class Mentorship:
 
     async def _as_update(self, action: actions.Action[Any], inputs: tuple[Any, ...]) -> MentorshipStatus:
         self._catch_up()
+        entries_before = self._entries()
         parsed = self._judge(action, inputs)
         if self._queue_busy() or self._needs_places(action, parsed):
             acceptance = _Acceptance(action, inputs, from_update=True)
@@ -274,9 +275,29 @@ class Mentorship:
             if acceptance.refused:
                 # The update's error, as a validator's refusal reads: the caller sees the reason.
                 raise ApplicationError(acceptance.refused, type=NO_FREE_PLACE if acceptance.for_a_place else REFUSED)
-            return self.status()
+            return self._answer(entries_before)
         self._apply(action, parsed)
-        return self.status()
+        return self._answer(entries_before)
+
+    def _entries(self) -> int:
+        """Timeline entries ever recorded (kept or dropped)."""
+        return self.state.timeline_entries_dropped + len(self.state.timeline)
+
+    def _answer(self, entries_before: int) -> MentorshipStatus:
+        """An update's answer (contract 2): the status abridged, so that every update's answer, which the history
+        keeps, stays the same size however old the mentorship: the entries this action added (timed events
+        caught up first included), the latest check-in, refusal and failure. The status query answers it whole."""
+        current = self.status()
+        added = max(0, self._entries() - entries_before)
+        return current.model_copy(
+            update={
+                "abridged": True,
+                "timeline": current.timeline[len(current.timeline) - added :] if added else [],
+                "check_ins": current.check_ins[-1:],
+                "refused_signals": current.refused_signals[-1:],
+                "notification_failures": current.notification_failures[-1:],
+            }
+        )
 
     def _as_signal(self, action: actions.Action[Any], inputs: tuple[Any, ...]) -> None:
         if self._invalid is not None:

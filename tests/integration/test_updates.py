@@ -3,6 +3,7 @@ while an update waits, and has no visibility store)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,7 +22,15 @@ from tests.support.builders import people
 from tests.support.temporal import running_worker
 from tests.support.waiting import status_of, until, wait_mail, wait_status
 from workflows import search_attributes as sa
-from workflows.contract import WORKFLOW_TYPE, Invitation, MentorshipInput, Role, Stage, workflow_id_for
+from workflows.contract import (
+    WORKFLOW_TYPE,
+    Invitation,
+    MentorshipInput,
+    MentorshipStatus,
+    Role,
+    Stage,
+    workflow_id_for,
+)
 
 
 @pytest_asyncio.fixture
@@ -291,3 +300,29 @@ async def test_search_attributes_start_with_the_invitation(live: tuple[Client, s
     assert await attributes_of(handle) == initial_attributes(other)
     assert len(await upserts(client, handle.id)) == 1
     await mentorship_client.act(client, handle.id, "withdraw", {"by": other.mentor.id})
+
+
+async def test_an_update_answers_the_status_abridged_and_its_size_does_not_grow(
+    live: tuple[Client, str, MailSink],
+) -> None:
+    """Contract 2: every update's answer (kept in the history) is the status with the lists that grow with age cut
+    short; the status query answers it whole."""
+    client, task_queue, _ = live
+    invitation = people("mentor")
+    mentor, mentee = invitation.mentor.id, invitation.mentee.id
+    workflow_id = (await mentorship_client.invite(client, invitation, task_queue=task_queue)).workflow_id
+    handle = client.get_workflow_handle(workflow_id)
+    accepted: MentorshipStatus = await handle.execute_update("accept", {"by": mentee}, result_type=MentorshipStatus)
+    assert accepted.abridged and accepted.contract_version == 2 and accepted.stage is Stage.ACTIVE
+    assert [entry.event for entry in accepted.timeline] == ["accepted"]
+    sizes = []
+    for n in range(1, 31):
+        answer = await handle.execute_update("check_in", {"by": mentor, "note": f"note {n:02}"}, result_type=dict)
+        sizes.append(len(json.dumps(answer)))
+        assert answer["abridged"] is True and answer["stage"] == "active" and answer["workflow_id"] == workflow_id
+        assert [c["note"] for c in answer["check_ins"]] == [f"note {n:02}"]
+        assert [e["event"] for e in answer["timeline"]] == [f"check-in {n} recorded"]
+    # The same size at the 30th check-in as at the 2nd (to a few bytes: numbers grow a digit).
+    assert max(sizes[1:]) - min(sizes[1:]) < 40, sizes
+    whole = await mentorship_client.status(client, workflow_id)
+    assert not whole.abridged and len(whole.check_ins) == 30 and len(whole.timeline) == 32
