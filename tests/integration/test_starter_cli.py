@@ -272,34 +272,3 @@ async def test_list_rejects_what_would_inject_into_a_query(cli: tuple[Client, st
     with pytest.raises(ValueError, match="not a participant id"):
         mentorship_client.list_query(person="ana' OR WorkflowType != '")
     assert await starter.run_cli(["list", "--person", "x' OR 1=1"], client=client) == 2
-
-
-async def test_the_demo_shows_every_stage(
-    dev_env: WorkflowEnvironment, mail_sink: MailSink, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    async with running_worker(dev_env.client, mail_sink) as task_queue:
-        monkeypatch.setenv("MENTORSHIP_TASK_QUEUE", task_queue)
-        final = await starter.demo(dev_env.client, fast=True)
-        assert final.feedback_workflow_id is not None
-        feedback = await mentorship_client.feedback_status(dev_env.client, final.feedback_workflow_id)
-    assert feedback.closed and feedback.summary_sent and len(feedback.answers) == 2
-    assert final.stage is Stage.COMPLETED and final.wrap_up_sent
-    events = [e.event for e in final.timeline]
-    for expected in (
-        "invited",
-        "invitation reminder 1 sent",
-        "accepted",
-        "at risk",
-        "back on track",
-        "paused",
-        "resumed",
-        "change 1 proposed",
-        "change 1 accepted",
-        "completed",
-    ):
-        assert expected in events, expected
-    assert final.changes_agreed == 1
-    assert len(final.check_ins) == 2 and final.notification_failures == []
-    assert final.notifications_sent == len(
-        [m for m in mail_sink.messages if m["X-Mentorship-Workflow-Id"] == final.workflow_id]
-    )

@@ -18,6 +18,7 @@ import urllib.request
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,14 @@ from standardwebhooks import Webhook
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.client import Client
 
+import mentorship_client
 from devtools.dev import WORKER_READY
 from devtools.processes import ROOT, child_env, descendants, port_in_use
+from infra.encryption import CONTRACT_DATA_CONVERTER
 from infra.temporal import indexed_value_type
 from infra.webhook_endpoints import check_secret, parse_endpoints
 from tests.support.dev_stack import STOP_DEADLINE, DevStack, running_dev_stack, wait_until_up
+from workflows.contract import MentorshipStatus, Stage
 from workflows.search_attributes import SEARCH_ATTRIBUTE_TYPES
 
 
@@ -191,6 +195,39 @@ async def check_the_webhook_receiver(stack: DevStack) -> None:
         assert len((await http.get(stack.webhook_url)).json()) == 1
 
 
+async def check_the_demo_story(stack: DevStack, workflow_id: str) -> None:
+    """The demo went through every stage, both gave feedback, and each email it counted is in the mail folder."""
+    client = await Client.connect(
+        f"127.0.0.1:{stack.temporal_port}", namespace="default", data_converter=CONTRACT_DATA_CONVERTER
+    )
+    final = await client.get_workflow_handle(workflow_id, result_type=MentorshipStatus).result()
+    assert final.feedback_workflow_id is not None
+    feedback = await mentorship_client.feedback_status(client, final.feedback_workflow_id)
+    assert feedback.closed and feedback.summary_sent and len(feedback.answers) == 2
+    assert final.stage is Stage.COMPLETED and final.wrap_up_sent and final.changes_agreed == 1
+    events = [entry.event for entry in final.timeline]
+    for expected in (
+        "invited",
+        "invitation reminder 1 sent",
+        "accepted",
+        "at risk",
+        "back on track",
+        "paused",
+        "resumed",
+        "change 1 proposed",
+        "change 1 accepted",
+        "completed",
+    ):
+        assert expected in events, expected
+    assert len(final.check_ins) == 2 and final.notification_failures == []
+    mailed = [
+        path
+        for path in (stack.data_dir / "mail").glob("*.eml")
+        if BytesParser().parsebytes(path.read_bytes(), headersonly=True)["X-Mentorship-Workflow-Id"] == workflow_id
+    ]
+    assert final.notifications_sent == len(mailed)
+
+
 async def check_the_demo_events(dev_stack: DevStack) -> None:
     """With `make dev` running, `python starter.py demo` shows its events verified and logged by the local
     receiver, each mentorship's in sequence."""
@@ -217,6 +254,8 @@ async def check_the_demo_events(dev_stack: DevStack) -> None:
     match = re.search(r"invited: (\S+)", printed)
     assert match, printed
     workflow_id = match.group(1)
+    assert re.search(r"Events: \d+ emitted by the mentorship, 2 by its feedback", printed), printed
+    await check_the_demo_story(dev_stack, workflow_id)
 
     # Delivered by the worker, verified by the receiver: listed, and logged one line each. The mentorship's events
     # are those with its mentorship_key (the Feedback workflow's continue its sequence); a redelivery (at least
