@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 import mentorship_client
@@ -194,7 +195,12 @@ async def test_410_gone_disables_the_endpoint_until_an_operator_enables_it_again
         record = client.get_workflow_handle(endpoint_workflow_id(gone.url))
 
         async def disabled() -> EndpointStatus | None:
-            status: EndpointStatus = await record.query("status", result_type=EndpointStatus)
+            try:
+                status: EndpointStatus = await record.query("status", result_type=EndpointStatus)
+            except RPCError as err:
+                if err.status is not RPCStatusCode.NOT_FOUND:
+                    raise
+                return None  # the activity's signal-with-start has not landed yet
             return status if status.disabled else None
 
         status = await until(disabled, "the endpoint's record disabled", 15)
