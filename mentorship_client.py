@@ -41,6 +41,7 @@ from workflows.actions import PARTICIPANT_ACTIONS
 from workflows.contract import (
     ID_PATTERN,
     WORKFLOW_TYPE,
+    ActionAnswer,
     FeedbackInput,
     FeedbackStatus,
     Invitation,
@@ -118,10 +119,11 @@ async def invite(
         search_attributes=sa.at_invitation(invitation),
     )
     await refuse_without_free_places(client, invitation)
-    answer: MentorshipStatus = await client.execute_update_with_start_workflow(
-        "invite", invitation, start_workflow_operation=operation, result_type=MentorshipStatus
+    answer: ActionAnswer = await client.execute_update_with_start_workflow(
+        "invite", invitation, start_workflow_operation=operation, result_type=ActionAnswer
     )
-    # The update answers the status abridged (contract 2); callers get it whole, from a query (no history written).
+    # The update answers an ActionAnswer (contract 2); callers get the whole status from a query (no history
+    # written).
     return await status(client, answer.workflow_id)
 
 
@@ -164,8 +166,9 @@ async def act(client: Client, workflow_id: str, action: str, payload: BaseModel 
     """Run an action as an update: validated by the workflow, answers the new status or raises with the reason."""
     validated = _validated(action, payload)
     handle = client.get_workflow_handle(workflow_id)
-    await handle.execute_update(action, validated, result_type=MentorshipStatus)
-    # The update answers the status abridged (contract 2); callers get it whole, from a query (no history written).
+    await handle.execute_update(action, validated, result_type=ActionAnswer)
+    # The update answers an ActionAnswer (contract 2); callers get the whole status from a query (no history
+    # written).
     return await status(client, workflow_id)
 
 

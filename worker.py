@@ -68,13 +68,15 @@ def build_worker(
     if graceful_shutdown is None:
         graceful_shutdown = shutdown_grace(settings)
     keeper = PlaceKeeper(client)
+    webhooks = webhooks or WebhookSender(settings)
     return Worker(
         client,
         task_queue=settings.mentorship_task_queue,
         workflows=[Mentorship, PersonRecord, Feedback, WebhookOutbox, WebhookEndpointRecord],
         activities=[
             (mailer or Mailer(settings)).send_notification,
-            (webhooks or WebhookSender(settings)).deliver_event,
+            webhooks.deliver_event,
+            webhooks.count_subscribers,
             keeper.take_places,
             keeper.release_places,
             keeper.find_ended_places,

@@ -40,6 +40,7 @@ from infra.settings import Settings
 from infra.webhook_endpoints import WebhookEndpoint
 from workflows import metrics
 from workflows.events import (
+    COUNT_WEBHOOK_SUBSCRIBERS,
     DELIVER_EVENT,
     WEBHOOK_DELIVERY_FAILED,
     WEBHOOK_ENDPOINT_WORKFLOW_TYPE,
@@ -215,6 +216,12 @@ class WebhookSender:
             return _Outcome(endpoint, None, f"no answer within {self.timeout.total} s")
         except aiohttp.ClientError as exc:
             return _Outcome(endpoint, None, f"could not post: {type(exc).__name__}: {exc}")
+
+    @activity.defn(name=COUNT_WEBHOOK_SUBSCRIBERS)
+    async def count_subscribers(self, event_type: str) -> int:
+        """How many configured endpoints take events of this type (a local activity: reads configuration only).
+        Disabled endpoints count: whether one is disabled is decided when delivering."""
+        return sum(1 for endpoint in self.endpoints if endpoint.takes(event_type))
 
     @activity.defn(name=DELIVER_EVENT)
     async def deliver_event(self, event: MentorshipEvent) -> DeliveryReport:

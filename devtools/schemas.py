@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 from workflows.actions import ACTIONS
 from workflows.contract import (
+    ActionAnswer,
     FeedbackInput,
     FeedbackStatus,
     MentorshipInput,
@@ -82,6 +83,9 @@ def schemas() -> dict[str, dict[str, Any]]:
         files[file] = _schema(action.input, file, title)
     files["mentorship-status.schema.json"] = _schema(
         MentorshipStatus, "mentorship-status.schema.json", "MentorshipStatus", mode="serialization"
+    )
+    files["action-answer.schema.json"] = _schema(
+        ActionAnswer, "action-answer.schema.json", "ActionAnswer", mode="serialization"
     )
     files["person-set-limits.schema.json"] = _schema(SetLimitsInput, "person-set-limits.schema.json", "SetLimitsInput")
     files["person-status.schema.json"] = _schema(

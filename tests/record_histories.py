@@ -499,6 +499,22 @@ async def webhooks_delivered(r: Recorder) -> None:
     assert kinds.count("mentorship.feedback.submitted") == 2 and "person.limits_changed" in kinds, kinds
 
 
+async def webhooks_only_when_subscribed(r: Recorder) -> None:
+    """Webhooks once ``webhooks-only-when-subscribed`` shipped: the endpoint takes only check-ins recorded, so
+    every event is first counted by the local activity (a marker each) and only the check-in is delivered. Ben
+    invites, Ana accepts, a check-in, Ben withdraws."""
+    inv = invitation("subscribed", "mentee")
+    before = len(RECEIVER.events)
+    handle = await r.invite(inv)
+    await r.update(handle, "accept", by=inv.mentor.id)
+    await r.update(handle, "check_in", by=inv.mentee.id, rating=5)
+    await r.update(handle, "withdraw", by=inv.mentee.id, reason="moving on")
+    await wait_status(handle, lambda s: s.feedback_workflow_id is not None and not s.webhooks.pending, "all out")
+    await r.save("webhooks_only_when_subscribed", handle.id)
+    kinds = [event["type"] for event in RECEIVER.events[before:]]
+    assert kinds == ["mentorship.check_in.recorded"], kinds
+
+
 # The receiver the webhook scenario's worker delivers to (started around that scenario only).
 RECEIVER = WebhookReceiver(secrets=["whsec_" + base64.b64encode(b"record-histories-webhook-secret!").decode()])
 RECEIVER.port = free_port("127.0.0.1")
@@ -508,6 +524,11 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "quiet_hours_held": {"mentorship_quiet_hours": "21:00-08:00"},
     "webhooks_delivered": {
         "mentorship_webhook_endpoints": json.dumps([{"url": RECEIVER.url, "secrets": RECEIVER.secrets}])
+    },
+    "webhooks_only_when_subscribed": {
+        "mentorship_webhook_endpoints": json.dumps(
+            [{"url": RECEIVER.url, "secrets": RECEIVER.secrets, "events": ["mentorship.check_in.recorded"]}]
+        )
     },
 }
 
@@ -528,6 +549,7 @@ SCENARIOS: dict[str, Callable[[Recorder], Awaitable[None]]] = {
     "quiet_hours_held": quiet_hours_held,
     # also writes feedback_webhooks_delivered.json and person_webhooks_delivered.json
     "webhooks_delivered": webhooks_delivered,
+    "webhooks_only_when_subscribed": webhooks_only_when_subscribed,
 }
 
 
@@ -540,7 +562,7 @@ async def record(selected: list[str], out: Path) -> None:
         for name in selected:
             print(f"{name}:")
             # A sink and a worker per scenario: injected faults and mail counts never leak between them.
-            if name == "webhooks_delivered":
+            if name.startswith("webhooks_"):
                 await RECEIVER.start()
             try:
                 async with (

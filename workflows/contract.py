@@ -495,14 +495,15 @@ class WebhookStats(BaseModel):
     )
 
 
-# The contract's version (README, "The contract"). 2: an update answers the status abridged (``abridged``), so
-# that its size does not grow with the mentorship's age; the ``status`` query answers it whole, as before.
+# The contract's version (README, "The contract"). 2: an update answers an ``ActionAnswer`` (what the mentorship
+# now is and what the action added), whose size does not grow with the mentorship's age; the ``status`` query
+# answers the whole status, as before.
 CONTRACT_VERSION = 2
 
 
 class MentorshipStatus(BaseModel):
     """The whole state of one mentorship: answered by the `status` query and carried across continue-as-new.
-    An update answers it abridged (``abridged``): the same fields, the lists that grow with age cut short."""
+    An update answers an ``ActionAnswer`` instead (contract 2)."""
 
     workflow_id: str
     stage: Stage
@@ -533,9 +534,7 @@ class MentorshipStatus(BaseModel):
     contract_version: int = Field(default=CONTRACT_VERSION, description="The contract this answer follows")
     abridged: bool = Field(
         default=False,
-        description="true in an update's answer (contract 2): timeline holds only the entries that action added, "
-        "check_ins, refused_signals and notification_failures only their latest; the status query answers "
-        "them whole",
+        description="false: the whole status; an update's answer (an ActionAnswer, contract 2) says true",
     )
     timeline: list[TimelineEntry] = Field(default_factory=list, description="The latest entries (at most 200)")
     timeline_entries_dropped: int = Field(default=0, description="Older entries no longer kept in the status")
@@ -590,6 +589,39 @@ class MentorshipStatus(BaseModel):
     @property
     def mentee(self) -> Person:
         return self.invitation.mentee
+
+
+class ActionAnswer(BaseModel):
+    """An update's answer (contract 2): where the action left the mentorship and the timeline entries it added.
+    Temporal keeps every update's answer in the workflow's history, so it must not grow with the mentorship's age
+    (a whole status in each made a run's bytes grow with the square of its check-ins). The top-level fields are
+    those of the status, with the same names and meaning; the ``status`` query answers the rest."""
+
+    workflow_id: str
+    stage: Stage
+    waiting_for: str = Field(description="What the mentorship waits for now, in words")
+    next_check_in_due: datetime | None = None
+    cycle: int = Field(description="Number of the check-in currently due")
+    check_ins_recorded: int = Field(description="Check-ins recorded in all")
+    missed_in_a_row: int = 0
+    at_risk: bool = False
+    expires_at: datetime | None = None
+    paused_until: datetime | None = None
+    term_ends_at: datetime | None = None
+    ended_at: datetime | None = None
+    proposal: Proposal | None = Field(default=None, description="The open proposal to change the terms, if any")
+    timeline: list[TimelineEntry] = Field(
+        default_factory=list,
+        description="The entries this action added (a timed event that fell due before it first), oldest first",
+    )
+    contract_version: int = Field(default=CONTRACT_VERSION, description="The contract this answer follows")
+    abridged: bool = Field(default=True, description="Always true: the whole status is the status query's")
+
+    @classmethod
+    def of(cls, status: MentorshipStatus, added: int) -> ActionAnswer:
+        """The answer for ``status``, the action having added its last ``added`` timeline entries."""
+        kept = status.model_dump(include=set(cls.model_fields) - {"timeline", "contract_version", "abridged"})
+        return cls(**kept, timeline=status.timeline[len(status.timeline) - added :] if added > 0 else [])
 
 
 class MentorshipInput(Invitation):

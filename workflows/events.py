@@ -25,6 +25,9 @@ from workflows.contract import Audience, Invitation, Role
 
 # The activity that delivers one event to every endpoint whose filter takes it, and its error types.
 DELIVER_EVENT = "deliver_event"
+# A local activity: how many configured endpoints take an event type. An event nobody takes costs its workflow one
+# marker, not a delivery (three events and a workflow task).
+COUNT_WEBHOOK_SUBSCRIBERS = "count_webhook_subscribers"
 WEBHOOK_DELIVERY_FAILED = "WebhookDeliveryFailed"
 # The workflow that takes over the events a workflow could not deliver before it ended (workflows/outbox.py).
 WEBHOOK_OUTBOX_WORKFLOW_TYPE = "WebhookOutbox"
@@ -255,6 +258,8 @@ WEBHOOK_GIVE_UP_AFTER = timedelta(days=3)
 # One attempt posts to every endpoint concurrently, each bounded by MENTORSHIP_WEBHOOK_TIMEOUT_SECONDS.
 WEBHOOK_ATTEMPT_TIMEOUT = timedelta(minutes=2)
 WEBHOOK_HEARTBEAT_TIMEOUT = timedelta(seconds=30)
+# Reading the worker's configuration: no I/O.
+WEBHOOK_SUBSCRIBERS_TIMEOUT = timedelta(seconds=10)
 
 
 # --- The workflows around delivery ------------------------------------------------------------------------

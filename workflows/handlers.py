@@ -16,7 +16,7 @@ from typing import Any
 from temporalio import workflow
 
 from workflows.actions import Action
-from workflows.contract import MentorshipStatus
+from workflows.contract import ActionAnswer
 
 
 # Cached: built once per worker and shared by every Mentorship class the sandbox builds. They only delegate to
@@ -41,9 +41,9 @@ def signal(action: Action[Any]) -> Any:
 def update(action: Action[Any]) -> Any:
     """The update ``action.name``: the validator refuses (leaving no trace in history) what does not fit."""
 
-    async def handler(self: Any, *inputs: Any) -> MentorshipStatus:
-        status: MentorshipStatus = await self._as_update(action, inputs)
-        return status
+    async def handler(self: Any, *inputs: Any) -> ActionAnswer:
+        answer: ActionAnswer = await self._as_update(action, inputs)
+        return answer
 
     def validator(self: Any, *inputs: Any) -> None:
         self._validate(action, inputs)

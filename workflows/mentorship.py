@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         TAKE_PLACES,
         TRUSTED,
         WORKFLOW_TYPE,
+        ActionAnswer,
         FeedbackStart,
         MentorshipInput,
         MentorshipStatus,
@@ -263,7 +264,7 @@ class Mentorship:
             # A rejected update leaves no trace in history; the caller reads the reason.
             raise ValueError(str(refused)) from None
 
-    async def _as_update(self, action: actions.Action[Any], inputs: tuple[Any, ...]) -> MentorshipStatus:
+    async def _as_update(self, action: actions.Action[Any], inputs: tuple[Any, ...]) -> ActionAnswer:
         self._catch_up()
         entries_before = self._entries()
         parsed = self._judge(action, inputs)
@@ -283,21 +284,9 @@ class Mentorship:
         """Timeline entries ever recorded (kept or dropped)."""
         return self.state.timeline_entries_dropped + len(self.state.timeline)
 
-    def _answer(self, entries_before: int) -> MentorshipStatus:
-        """An update's answer (contract 2): the status abridged, so that every update's answer, which the history
-        keeps, stays the same size however old the mentorship: the entries this action added (timed events
-        caught up first included), the latest check-in, refusal and failure. The status query answers it whole."""
-        current = self.status()
-        added = max(0, self._entries() - entries_before)
-        return current.model_copy(
-            update={
-                "abridged": True,
-                "timeline": current.timeline[len(current.timeline) - added :] if added else [],
-                "check_ins": current.check_ins[-1:],
-                "refused_signals": current.refused_signals[-1:],
-                "notification_failures": current.notification_failures[-1:],
-            }
-        )
+    def _answer(self, entries_before: int) -> ActionAnswer:
+        """An update's answer (contract 2), which the history keeps: the same size however old the mentorship."""
+        return ActionAnswer.of(self.status(), added=max(0, self._entries() - entries_before))
 
     def _as_signal(self, action: actions.Action[Any], inputs: tuple[Any, ...]) -> None:
         if self._invalid is not None:

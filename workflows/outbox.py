@@ -7,6 +7,11 @@ neither the mentorship nor its emails.
 
 - **In order.** One delivery at a time, so a receiver sees a workflow's events in sequence order; the next waits
   until the one before is delivered, or given up on after ``WEBHOOK_GIVE_UP_AFTER`` (three days) of retries.
+- **Nobody subscribed, no delivery.** Which endpoints take which events is the worker's configuration, which a
+  workflow cannot read deterministically: a local activity (``count_webhook_subscribers``) reads it for each
+  event, recorded as one marker. An event no endpoint takes is done there (counted as delivered); only one that
+  some endpoint takes costs a delivery activity. Behind the patch ``webhooks-only-when-subscribed``: runs that
+  began before it schedule a delivery for every event, as they did.
 - **Retries cost no history.** The activity ``deliver_event`` (activities/webhooks.py) is retried by the server
   with backoff and jitter; only its last attempt is recorded.
 - **Given up on**: counted in ``WebhookStats.given_up`` (the status and the UI's details show it) and in the
@@ -27,12 +32,14 @@ from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlrea
 from workflows import metrics
 from workflows.contract import WebhookStats
 from workflows.events import (
+    COUNT_WEBHOOK_SUBSCRIBERS,
     DELIVER_EVENT,
     WEBHOOK_ATTEMPT_TIMEOUT,
     WEBHOOK_GIVE_UP_AFTER,
     WEBHOOK_HEARTBEAT_TIMEOUT,
     WEBHOOK_OUTBOX_WORKFLOW_TYPE,
     WEBHOOK_RETRY,
+    WEBHOOK_SUBSCRIBERS_TIMEOUT,
     DeliveryReport,
     MentorshipEvent,
     WebhookOutboxInput,
@@ -41,6 +48,7 @@ from workflows.events import (
 # An ending workflow waits this long for the deliveries under way before it hands them over: a receiver that is up
 # answers in well under a second, and a hand-over costs a workflow.
 HAND_OVER_AFTER = timedelta(minutes=2)
+PATCH_ONLY_WHEN_SUBSCRIBED = "webhooks-only-when-subscribed"
 
 
 class EventOutbox:
@@ -70,6 +78,9 @@ class EventOutbox:
     async def _deliver_all(self) -> None:
         while self._queue:
             event = self._queue[0]
+            if not await self._subscribed(event):
+                self._done_with_first()
+                continue
             try:
                 report: DeliveryReport = await workflow.execute_activity(
                     DELIVER_EVENT,
@@ -97,10 +108,27 @@ class EventOutbox:
                 self.stats.last_failure = f"{event.id} ({event.type.value}): {reason}"[:500]
                 metrics.WEBHOOK_EVENTS_GIVEN_UP.add(workflow.metric_meter(), {"event": event.type.value})
                 workflow.logger.warning("Webhook %s given up on: %s", event.id, reason)
-            self._queue.pop(0)
-            self.stats.pending = len(self._queue)
-            if self._on_change is not None:
-                self._on_change()
+            self._done_with_first()
+
+    async def _subscribed(self, event: MentorshipEvent) -> bool:
+        """Whether some configured endpoint takes the event (always, on runs from before the patch)."""
+        if not workflow.patched(PATCH_ONLY_WHEN_SUBSCRIBED):
+            return True
+        subscribers: int = await workflow.execute_local_activity(
+            COUNT_WEBHOOK_SUBSCRIBERS,
+            event.type.value,
+            result_type=int,
+            start_to_close_timeout=WEBHOOK_SUBSCRIBERS_TIMEOUT,
+        )
+        if subscribers == 0:
+            self.stats.delivered += 1
+        return subscribers > 0
+
+    def _done_with_first(self) -> None:
+        self._queue.pop(0)
+        self.stats.pending = len(self._queue)
+        if self._on_change is not None:
+            self._on_change()
 
     async def finish(self, outbox_id: str, *, summarize: bool = True) -> None:
         """Before the workflow ends: wait a little for the deliveries under way, then hand what is left to a

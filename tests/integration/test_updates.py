@@ -24,9 +24,9 @@ from tests.support.waiting import status_of, until, wait_mail, wait_status
 from workflows import search_attributes as sa
 from workflows.contract import (
     WORKFLOW_TYPE,
+    ActionAnswer,
     Invitation,
     MentorshipInput,
-    MentorshipStatus,
     Role,
     Stage,
     workflow_id_for,
@@ -302,27 +302,30 @@ async def test_search_attributes_start_with_the_invitation(live: tuple[Client, s
     await mentorship_client.act(client, handle.id, "withdraw", {"by": other.mentor.id})
 
 
-async def test_an_update_answers_the_status_abridged_and_its_size_does_not_grow(
+async def test_an_update_answers_where_the_action_left_the_mentorship_at_a_size_that_does_not_grow(
     live: tuple[Client, str, MailSink],
 ) -> None:
-    """Contract 2: every update's answer (kept in the history) is the status with the lists that grow with age cut
-    short; the status query answers it whole."""
+    """Contract 2: every update's answer (kept in the history) is an ActionAnswer: the status's top-level fields
+    callers read, and the timeline entries the action added; the status query answers the whole status."""
     client, task_queue, _ = live
     invitation = people("mentor")
     mentor, mentee = invitation.mentor.id, invitation.mentee.id
     workflow_id = (await mentorship_client.invite(client, invitation, task_queue=task_queue)).workflow_id
     handle = client.get_workflow_handle(workflow_id)
-    accepted: MentorshipStatus = await handle.execute_update("accept", {"by": mentee}, result_type=MentorshipStatus)
+    accepted: ActionAnswer = await handle.execute_update("accept", {"by": mentee}, result_type=ActionAnswer)
     assert accepted.abridged and accepted.contract_version == 2 and accepted.stage is Stage.ACTIVE
     assert [entry.event for entry in accepted.timeline] == ["accepted"]
+    assert accepted.next_check_in_due is not None and "check-in 1" in accepted.waiting_for
     sizes = []
     for n in range(1, 31):
         answer = await handle.execute_update("check_in", {"by": mentor, "note": f"note {n:02}"}, result_type=dict)
         sizes.append(len(json.dumps(answer)))
         assert answer["abridged"] is True and answer["stage"] == "active" and answer["workflow_id"] == workflow_id
-        assert [c["note"] for c in answer["check_ins"]] == [f"note {n:02}"]
+        assert answer["check_ins_recorded"] == n and answer["cycle"] == n + 1
         assert [e["event"] for e in answer["timeline"]] == [f"check-in {n} recorded"]
-    # The same size at the 30th check-in as at the 2nd (to a few bytes: numbers grow a digit).
+        assert "invitation" not in answer and "check_ins" not in answer
+    # The same size at the 30th check-in as at the 2nd (to a few bytes: numbers grow a digit), and small.
     assert max(sizes[1:]) - min(sizes[1:]) < 40, sizes
+    assert max(sizes) < 1024, sizes
     whole = await mentorship_client.status(client, workflow_id)
     assert not whole.abridged and len(whole.check_ins) == 30 and len(whole.timeline) == 32

@@ -50,6 +50,7 @@ from workflows.contract import (
     NO_FREE_PLACE,
     TAKE_PLACES,
     AcceptInput,
+    ActionAnswer,
     Invitation,
     MentorshipStatus,
     PersonStatus,
@@ -140,7 +141,7 @@ async def agree(stack: FaultStack, pairing: Pairing) -> str:
             await mentorship_client.act(client, wid, "accept", AcceptInput(by=pairing.invitee_id))
         elif pairing.route is Route.INVITE_UPDATE:
             # Straight to the workflow (mentorship_client.invite would refuse early, before the race).
-            await stack.handle(wid).execute_update("invite", pairing.back, result_type=MentorshipStatus)
+            await stack.handle(wid).execute_update("invite", pairing.back, result_type=ActionAnswer)
         elif pairing.route is Route.ACCEPT_SIGNAL:
             await mentorship_client.send(client, wid, "accept", AcceptInput(by=pairing.invitee_id))
             return SENT

@@ -20,6 +20,7 @@ from devtools.dev import DEV_API_KEY
 from tests.support import event_catalog, stories
 from tests.support.builders import settings
 from tests.support.readme import API_README, README_ADDRESS, api_examples, readme_examples
+from workflows.contract import CONTRACT_VERSION, ActionAnswer, MentorshipStatus
 from workflows.events import EventType
 
 
@@ -116,3 +117,15 @@ async def test_the_readme_receiver_verifies_a_real_delivery_and_refuses_a_tamper
     exec(compile(event_catalog.verify_snippet(), "README.md (Verifying a delivery)", "exec"), receiver)
     with pytest.raises(WebhookVerificationError):
         receiver["verify"](body.encode(), headers)
+
+
+def test_the_readmes_update_answer_is_an_action_answer_and_its_status_example_a_status_shape() -> None:
+    """The contract section's two JSON examples: the update's answer parses as an ActionAnswer with every field
+    the model has (and no other), and the status example names fields the status has."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    blocks = [json.loads(block) for block in re.findall(r"```json\n(\{.*?\})\n```", text, flags=re.S)]
+    (answer,) = [block for block in blocks if block.get("abridged") is True]
+    assert set(answer) == set(ActionAnswer.model_fields)
+    assert ActionAnswer.model_validate(answer).contract_version == CONTRACT_VERSION
+    (status,) = [block for block in blocks if block.get("abridged") is False]
+    assert set(status) <= set(MentorshipStatus.model_json_schema(mode="serialization")["properties"])

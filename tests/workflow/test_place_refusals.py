@@ -94,6 +94,7 @@ async def test_a_second_accept_that_lost_the_race_is_not_refused_as_a_missing_pl
         activities=[
             Mailer(mail_settings).send_notification,
             WebhookSender(mail_settings).deliver_event,
+            WebhookSender(mail_settings).count_subscribers,
             places.take_places,
             places.release_places,
         ],
@@ -154,6 +155,7 @@ async def test_actions_sent_while_an_acceptance_takes_its_places_apply_after_it_
         activities=[
             Mailer(mail_settings).send_notification,
             WebhookSender(mail_settings).deliver_event,
+            WebhookSender(mail_settings).count_subscribers,
             places.take_places,
             places.release_places,
         ],

@@ -77,6 +77,9 @@ SCENARIOS = (
     "webhooks_delivered",
     "feedback_webhooks_delivered",
     "person_webhooks_delivered",
+    # Webhooks only where some endpoint takes the event (`webhooks-only-when-subscribed`): the new path, a local
+    # activity's marker for each event and a delivery for the check-in alone. The old one: the three above.
+    "webhooks_only_when_subscribed",
 )
 
 HISTORY_FILES = sorted(HISTORIES.glob("*.json"))
