@@ -11,7 +11,8 @@ It does, exactly as a Mentorship does in the scenarios of ``bench/lifecycle.py``
   acceptance or a check-in, the check-in due ``check_in_every`` later; once due, the follow-up ``check_in_grace``
   later; a check-in cancels the pending timer and starts the next cycle's;
 - send the same emails through the real ``send_notification`` activity with the same ``Notification`` payloads
-  (same fields and values, so the activity renders and sends the same messages), with the same timeouts and
+  (same fields and values, so the activity renders and sends the same messages; as slim as the Mentorship's,
+  only what differs from the defaults), with the same timeouts and
   retry policy, each beside the main flow; and finish only once every email has been sent.
 
 It does not: validate anything (inputs are read as plain JSON; no update validator, so nothing is refused),
@@ -31,12 +32,14 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.contract import SEND_NOTIFICATION, mentorship_key
+    from workflows.contract import SEND_NOTIFICATION, Invitation, mentorship_key
     from workflows.delivery import EMAIL_ATTEMPT_TIMEOUT, EMAIL_GIVE_UP_AFTER, EMAIL_RETRY
     from workflows.durations import parse_duration
 
 FLOOR_WORKFLOW_TYPE = "MentorshipFloor"
 _NOT_INVITATION = ("carried", "history_event_limit")
+# The notices that show the invitation's message and focus areas (as the Mentorship's, workflows/effects.py).
+_SHOW_THE_INVITATION = ("invitation", "invitation_reminder")
 
 
 def _other(role: str) -> str:
@@ -48,6 +51,13 @@ class Floor:
     @workflow.init
     def __init__(self, raw: Any) -> None:
         self._invitation: dict[str, Any] = {k: v for k, v in raw.items() if k not in _NOT_INVITATION}
+        # The invitation as the Mentorship's emails carry it (``Notification``, workflows/contract.py): only what
+        # differs from the defaults, the message and focus areas only where they are shown. Worked out once.
+        whole = Invitation.model_validate(self._invitation).model_dump(mode="json", exclude_defaults=True)
+        self._for_emails = {
+            True: whole,
+            False: {k: v for k, v in whole.items() if k not in ("message", "focus_areas")},
+        }
         self._workflow_id = workflow.info().workflow_id
         self._invited_at = workflow.now()
         self._key = mentorship_key(self._workflow_id, self._invited_at)
@@ -172,7 +182,7 @@ class Floor:
             "step": step,
             "to": to,
             "recipient": self._invitation[to],
-            "invitation": self._invitation,
+            "invitation": self._for_emails[kind in _SHOW_THE_INVITATION],
             "actor": actor,
             "at": at,
             "check_in_number": check_in_number,
@@ -180,6 +190,8 @@ class Floor:
             "text": text,
             "mutual": mutual,
         }
+        # The same bytes as the Mentorship's: what is left at its default is left out.
+        notification = {k: v for k, v in notification.items() if v is not None and v is not False}
         self._sending += 1
         task = asyncio.create_task(self._send(notification))
         self._tasks.add(task)

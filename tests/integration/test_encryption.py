@@ -112,8 +112,12 @@ def failures_of(history: WorkflowHistory) -> list[Failure]:
 
 
 def clear_by_design(path: str) -> bool:
-    """Search attributes (ids, stages, times, counts) and the SDK's patch markers (names of code changes)."""
-    return "search_attributes" in path or (path.startswith("MARKER_RECORDED:") and "[patch-data]" in path)
+    """Search attributes (ids, stages, times, counts), the SDK's patch markers (names of code changes) and its
+    local activity markers' bookkeeping (``[data]``: sequence, attempt, activity type, times; the local activity's
+    result is ``[result]``, encrypted)."""
+    if "search_attributes" in path:
+        return True
+    return path.startswith("MARKER_RECORDED:") and ("[patch-data]" in path or "details[data]" in path)
 
 
 def assert_no_plaintext(history: WorkflowHistory, secrets: Sequence[str]) -> None:
