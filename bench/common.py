@@ -383,12 +383,15 @@ SECTIONS = (
     "lifecycle",
     "history",
     "scale",
+    "scale-50k",
+    "sizing",
     "email",
     "scale-out",
     "experiments",
     "experiments-email",
     "replay",
     "limits",
+    "soak",
 )
 _PREAMBLE = """# Benchmarks
 

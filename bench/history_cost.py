@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import json
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -45,12 +47,17 @@ from bench import worker as bench_worker
 from bench.common import MAIL_FROM, TEST_SERVER, LoadWindow, load_text, machine, now_text, table, write_section
 from bench.floor import FLOOR_WORKFLOW_TYPE
 from devtools.mailsink import MailSink
+from devtools.webhook_receiver import WebhookReceiver
 from infra.settings import Settings
 from infra.temporal import ensure_search_attributes
 from workflows.contract import MentorshipInput, workflow_id_for
 
 MENTORSHIP = "Mentorship"
+# The same Mentorship with one webhook endpoint taking every event (a receiver on loopback): what webhooks cost.
+WITH_WEBHOOKS = "Mentorship + webhooks"
 FLOOR = "floor"
+KINDS = (MENTORSHIP, WITH_WEBHOOKS, FLOOR)
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"bench-history-cost-webhook-key!!").decode()
 DAY = timedelta(days=1)
 SECOND = timedelta(seconds=1)
 YEAR = 365 * DAY
@@ -90,7 +97,7 @@ class Driver:
         self.env = env
         self.kind = kind
         self.task_queue = task_queue
-        self.inv = common.invitation(f"{kind.lower()}-{uuid.uuid4().hex[:6]}")
+        self.inv = common.invitation(f"{kind.split()[0].lower()}-{uuid.uuid4().hex[:6]}")
         self.workflow_id = ""
 
     @property
@@ -120,7 +127,7 @@ class Driver:
         return await self.env.get_current_time()
 
     async def invite(self) -> None:
-        if self.kind == MENTORSHIP:
+        if self.kind != FLOOR:
             self.workflow_id = (
                 await mentorship_client.invite(self.client, self.inv, task_queue=self.task_queue)
             ).workflow_id
@@ -137,7 +144,7 @@ class Driver:
         await self.client.execute_update_with_start_workflow("invite", self.inv, start_workflow_operation=operation)
 
     async def act(self, action: str, payload: dict[str, Any]) -> None:
-        if self.kind == MENTORSHIP:
+        if self.kind != FLOOR:
             await mentorship_client.act(self.client, self.workflow_id, action, payload)
         else:
             await self.client.get_workflow_handle(self.workflow_id).execute_update(action, payload)
@@ -184,9 +191,14 @@ async def kind_on_its_own_server(kind: str) -> AsyncIterator[tuple[WorkflowEnvir
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
     )
+    receiver = WebhookReceiver(secrets=[WEBHOOK_SECRET])
     try:
         await ensure_search_attributes(env.client, "default")
-        queue = f"bench-history-{kind.lower()}-{uuid.uuid4().hex[:6]}"
+        queue = f"bench-history-{kind.split()[0].lower()}-{uuid.uuid4().hex[:6]}"
+        endpoints = None
+        if kind == WITH_WEBHOOKS:
+            await receiver.start()
+            endpoints = json.dumps([{"url": receiver.url, "secrets": [WEBHOOK_SECRET]}])
         async with MailSink(port=0) as sink:
             settings = Settings(
                 _env_file=None,
@@ -195,10 +207,12 @@ async def kind_on_its_own_server(kind: str) -> AsyncIterator[tuple[WorkflowEnvir
                 smtp_port=sink.port,
                 mail_from=MAIL_FROM,
                 mentorship_link_template=None,
+                mentorship_webhook_endpoints=endpoints,
             )
             async with bench_worker.build(env.client, settings, workflow="floor" if kind == FLOOR else "mentorship"):
                 yield env, queue, sink
     finally:
+        await receiver.stop()
         await env.shutdown()
 
 
@@ -276,11 +290,11 @@ async def longest_run(env: WorkflowEnvironment, kind: str, task_queue: str, max_
 async def main_async(years: int, can: bool, max_cycles: int) -> tuple[list[Run], list[LongestRun]]:
     runs: list[Run] = []
     longest: list[LongestRun] = []
-    for kind in (MENTORSHIP, FLOOR):
+    for kind in KINDS:
         async with kind_on_its_own_server(kind) as (env, queue, sink):
             runs.append(await year(env, kind, queue, years, sink))
             print(f"  {kind}: {runs[-1].seconds:.1f}s", file=sys.stderr, flush=True)
-        if can:
+        if can and kind != WITH_WEBHOOKS:
             async with kind_on_its_own_server(kind) as (env, queue, sink):
                 longest.append(await longest_run(env, kind, queue, max_cycles))
                 print(f"  {kind}: first run {longest[-1].events} events", file=sys.stderr, flush=True)
@@ -288,36 +302,50 @@ async def main_async(years: int, can: bool, max_cycles: int) -> tuple[list[Run],
 
 
 def section(runs: list[Run], longest: list[LongestRun], years: int) -> str:
-    m, f = runs
+    m, w, f = runs
 
     def spread(values: list[int]) -> str:
         return f"{sum(values) / len(values):.1f} ({min(values)}–{max(values)})"
 
+    def mean(values: list[int]) -> float:
+        return sum(values) / len(values)
+
+    def row(
+        name: str, value: Callable[[Run], float], shown: Callable[[Run], str], bold: bool = False
+    ) -> tuple[str, ...]:
+        ratios = [f"{value(r) / value(f):.2f}" for r in (m, w)]
+        if bold:
+            ratios[0] = f"**{ratios[0]}**"
+        return (name, shown(m), shown(w), shown(f), *ratios)
+
     rows = [
-        ("invitation phase (invite, 1 reminder, accept)", str(m.invitation_events), str(f.invitation_events),
-         f"{m.invitation_events / f.invitation_events:.2f}"),
-        ("check-in cycle: mean (min–max)", spread(m.cycles), spread(f.cycles),
-         f"**{(sum(m.cycles) / len(m.cycles)) / (sum(f.cycles) / len(f.cycles)):.2f}**"),
-        (f"simulated year ({m.year_cycles} cycles)", str(m.year_events), str(f.year_events),
-         f"{m.year_events / f.year_events:.2f}"),
-        (f"whole history ({years} year(s), then withdrawn)", str(m.total_events), str(f.total_events),
-         f"{m.total_events / f.total_events:.2f}"),
-        ("largest run's history, protobuf KiB", f"{m.history_bytes / 1024:.0f}", f"{f.history_bytes / 1024:.0f}",
-         f"{m.history_bytes / f.history_bytes:.2f}"),
-        ("emails sent", str(m.emails), str(f.emails), ""),
-        ("wall s / load (1 min)", f"{m.seconds:.1f} / {m.load}", f"{f.seconds:.1f} / {f.load}", ""),
+        row("invitation phase (invite, 1 reminder, accept)", lambda r: r.invitation_events,
+            lambda r: str(r.invitation_events)),
+        row("check-in cycle: mean (min–max)", lambda r: mean(r.cycles), lambda r: spread(r.cycles), bold=True),
+        row(f"simulated year ({m.year_cycles} cycles)", lambda r: r.year_events, lambda r: str(r.year_events)),
+        row(f"whole history ({years} year(s), then withdrawn)", lambda r: r.total_events,
+            lambda r: str(r.total_events)),
+        row("largest run's history, protobuf KiB", lambda r: r.history_bytes,
+            lambda r: f"{r.history_bytes / 1024:.0f}", bold=True),
+        ("emails sent", str(m.emails), str(w.emails), str(f.emails), "", ""),
+        ("wall s / load (1 min)", f"{m.seconds:.1f} / {m.load}", f"{w.seconds:.1f} / {w.load}",
+         f"{f.seconds:.1f} / {f.load}", "", ""),
     ]  # fmt: skip
+    head = ("history events", "Mentorship", "+ webhooks", "floor", "ratio", "ratio + webhooks")
     text = f"""## 2. History cost (`python -m bench.history_cost`)
 
 {now_text()}; {machine()}.
 
-One mentorship of each kind on the time-skipping test server, default timings (reminders every 3 days, check-ins
-every 14, follow-up after 3): invited, first reminder on day 3, accepted on day 4; then each 15-day cycle: the
-check-in falls due (both reminded), recorded a day later (update). Events counted in the fetched histories.
+One mentorship of each kind on the time-skipping test server (each kind on its own), default timings (reminders
+every 3 days, check-ins every 14, follow-up after 3): invited, first reminder on day 3, accepted on day 4; then
+each 15-day cycle: the check-in falls due (both reminded), recorded a day later (update). Events counted in the
+fetched histories. "Mentorship" has no webhook endpoint configured (each event costs a local activity's marker);
+"+ webhooks" is the same with one endpoint taking every event (a delivery activity per event).
 
-{table(("history events", "Mentorship", "floor", "ratio"), rows)}
+{table(head, rows)}
 
-Target: events per check-in cycle ≤ 1.2 × the floor's.
+Targets (issue 18): history bytes per simulated year ≤ 1.3 × the floor's; events per check-in cycle ≤ 1.1 ×;
+the first run ends by event count, not by size.
 """
     if longest:
         long_rows = [
@@ -325,22 +353,20 @@ Target: events per check-in cycle ≤ 1.2 × the floor's.
              f"{r.simulated_days:.0f} ({r.simulated_days / 365:.1f} years)", f"{r.seconds:.1f} / {r.load}")
             for r in longest
         ]  # fmt: skip
-        head = ("", "first run ends: ", "events", "KiB", "cycles", "simulated days", "wall s / load (1 min)")
+        long_head = ("", "first run ends: ", "events", "KiB", "cycles", "simulated days", "wall s / load (1 min)")
         text += f"""
 **Longest run before continue-as-new.** The same cycles, on and on, with no `history_event_limit` (the server's
 suggestion decides): the Mentorship until it continues as new, the floor (which never does) until the server
 first suggests it on a workflow task.
 
-{table(head, long_rows)}
+{table(long_head, long_rows)}
 """
     kinds = sorted(set(m.bytes_by_type) | set(f.bytes_by_type), key=lambda k: -m.bytes_by_type.get(k, 0))
-    byte_rows = [
-        (k, f"{m.bytes_by_type.get(k, 0) / 1024:.0f}", f"{f.bytes_by_type.get(k, 0) / 1024:.0f}") for k in kinds[:8]
-    ]
+    byte_rows = [(k, *(f"{r.bytes_by_type.get(k, 0) / 1024:.0f}" for r in (m, w, f))) for k in kinds[:10]]
     text += f"""
 Where the bytes of the {years}-year history go (KiB, by event type, largest first):
 
-{table(("event type", "Mentorship", "floor"), byte_rows)}
+{table(("event type", "Mentorship", "+ webhooks", "floor"), byte_rows)}
 """
     return text
 

@@ -77,7 +77,9 @@ class Settings(BaseSettings):
     # take N times as many at once. Keep activities at or below what the mail relay accepts from one client.
     worker_max_concurrent_workflow_tasks: int = Field(default=100, ge=2)
     worker_max_concurrent_activities: int = Field(default=100, ge=1)
-    worker_max_cached_workflows: int = Field(default=1000, ge=0)
+    # 500: a worker holding 10,000 or more waiting mentorships stays under 300 MiB (BENCHMARKS.md, section 3); an
+    # update to one not cached replays its history first, a few milliseconds more.
+    worker_max_cached_workflows: int = Field(default=500, ge=0)
 
     # Observability (infra/observability.py). Both ports are off by default, so that several workers on one machine
     # (make dev, the fault tests) never fight over one; the container image turns them on (Dockerfile).

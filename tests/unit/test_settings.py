@@ -15,7 +15,7 @@ from tests.support.builders import settings
 def test_settings_for_tuning_and_observability(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings(_env_file=None)
     assert (settings.worker_metrics_port, settings.worker_health_port) == (None, None), "off unless asked for"
-    assert settings.worker_max_concurrent_activities == 100 and settings.worker_max_cached_workflows == 1000
+    assert settings.worker_max_concurrent_activities == 100 and settings.worker_max_cached_workflows == 500
     monkeypatch.setenv("WORKER_METRICS_PORT", "")
     monkeypatch.setenv("LOG_FORMAT", "JSON")
     monkeypatch.setenv("LOG_LEVEL", "debug")
