@@ -104,6 +104,11 @@ class Floor:
         # Like the Mentorship, the pending timer is left to lapse with the workflow (no TimerCanceled event).
         self._ended = True
         self._email("withdrawn", "withdrawn", _other(role), actor=role, text=raw.get("reason"))
+        # Feedback is asked of both once an active mentorship ends (the Mentorship's Feedback workflow does it; the
+        # floor sends the same two emails itself, with the feedback window as their moment).
+        closes = self._after("feedback_within", workflow.now())
+        for audience in ("mentor", "mentee"):
+            self._email("feedback_request", "feedback-request", audience, at=closes)
 
     # --- Timers ----------------------------------------------------------------------------------------------
 

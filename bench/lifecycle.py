@@ -97,7 +97,9 @@ PEOPLE_SETUPS: dict[str, dict[str, int | None]] = {
 }
 LIMITS_KINDS = [MENTORSHIP, MENTORSHIP + RECORDS, MENTORSHIP + LIMITS, FLOOR]
 DEFAULT_WARMUP = 50
-EMAILS_PER_MENTORSHIP = 5
+# The invitation and its confirmation, the two welcomes, the withdrawal, and (since issue 15) a feedback request to
+# each participant.
+EMAILS_PER_MENTORSHIP = 7
 TIMINGS: dict[str, Any] = {
     "remind_after": "PT10M",
     "invitation_reminders": 2,
