@@ -1,7 +1,7 @@
 """Sizing: what one mentorship costs a year, measured, and what that makes for 10,000, 100,000 and 1,000,000.
 
     .venv/bin/python -m bench.sizing                       # measure, then write the 'sizing' section
-    .venv/bin/python -m bench.sizing --server-ms-per-transition 1.2 --no-write
+    .venv/bin/python -m bench.sizing --server-ms-per-event 1.5 --no-write
 
 Measured here (about a minute): one Mentorship (no webhook endpoint) and one with an endpoint taking every event,
 each through one simulated year on the time-skipping test server exactly as ``bench.history_cost`` drives it
@@ -10,9 +10,9 @@ and bytes, workflow tasks, updates, timers fired, activities by type, local acti
 upserts; and the CPU of replaying that year's history with the worker's own sandbox and converter (what a task
 costs the worker when the mentorship is not in its cache).
 
-Taken from the other sections (flags, defaults from this run of ``make bench``): the server's CPU per state
-transition (section 1: the dev server's CPU per lifecycle over its transitions) and a worker's resident memory at
-the default cache bound (section 3).
+Taken from the other sections (flags, defaults from this run of ``make bench``): the server's CPU per history event
+(section 1: the dev server's CPU per lifecycle over the Mentorship's events, so the people's records and the
+Feedback workflow are charged to it) and a worker's resident memory at the default cache bound (section 3).
 
 The model, with its assumptions as flags:
 
@@ -169,7 +169,7 @@ class Model:
     peak_share: float
     utilization: float
     retention_days: int
-    server_ms_per_transition: float
+    server_ms_per_event: float
     worker_rss_mib: int
     cache_bound: int
 
@@ -177,6 +177,7 @@ class Model:
 def plan(year: Year, model: Model, n: int) -> dict[str, str]:
     """One column of the sizing table: ``n`` open mentorships like ``year``."""
     per_day = {
+        "events": year.per_day(year.events) * n,
         "transitions": year.per_day(year.transitions) * n,
         "tasks": year.per_day(year.workflow_tasks) * n,
         "bursts": year.per_day(year.bursts) * n,
@@ -192,7 +193,7 @@ def plan(year: Year, model: Model, n: int) -> dict[str, str]:
     worker_ms_per_s = peak["bursts"] * year.replay_ms + (peak["tasks"] - peak["bursts"]) * task_ms
     worker_cores = worker_ms_per_s / 1000
     processes = max(1, math.ceil(worker_cores / model.utilization))
-    server_cores = peak["transitions"] * model.server_ms_per_transition / 1000
+    server_cores = peak["events"] * model.server_ms_per_event / 1000
     storage_gib = n * year.history_bytes * 365 / year.days / 2**30
     average = per_day["transitions"] / 86400
     memory_gib = processes * model.worker_rss_mib / 1024
@@ -250,8 +251,8 @@ Feedback workflow: sections 1 and 8) come on top, once per mentorship.
 
 **The plan** for that many open mentorships, no webhook endpoint (the model and its assumptions are in
 `bench/sizing.py`'s docstring): daily peak = {model.peak_share:.0%} of a day's work in one hour; server CPU
-{model.server_ms_per_transition:.2f} ms per state transition (the dev server's, section 1: a production cluster
-spreads it over its history, matching and frontend services and its database); workers at
+{model.server_ms_per_event:.2f} ms per history event (the dev server's, section 1; a production cluster spreads it
+over its history, matching and frontend services and its database); workers at
 {model.worker_rss_mib} MiB with the default cache bound of {model.cache_bound} (section 3).
 
 {table(("", *(f"{n:,}" for n in SCALES)), rows_plan)}
@@ -277,10 +278,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--utilization", type=float, default=0.7, help="a worker process's CPU share at the peak")
     parser.add_argument("--retention-days", type=int, default=30, help="the namespace's retention")
     parser.add_argument(
-        "--server-ms-per-transition",
+        "--server-ms-per-event",
         type=float,
-        default=1.0,
-        help="server CPU per state transition (section 1's dev server; default %(default)s)",
+        default=2.1,
+        help="server CPU ms per history event (section 1: 194 ms per lifecycle of 92 events; default %(default)s)",
     )
     parser.add_argument("--worker-rss-mib", type=int, default=260, help="a worker's RSS at the default cache bound")
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
@@ -293,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         peak_share=args.peak_share,
         utilization=args.utilization,
         retention_days=args.retention_days,
-        server_ms_per_transition=args.server_ms_per_transition,
+        server_ms_per_event=args.server_ms_per_event,
         worker_rss_mib=args.worker_rss_mib,
         cache_bound=Settings.model_fields["worker_max_cached_workflows"].default,
     )

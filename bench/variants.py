@@ -14,9 +14,11 @@ deployed Mentorship.
 
 from __future__ import annotations
 
+from bench.variant_no_feedback import NoFeedback
 from bench.variant_no_places import NoPlaces
 from bench.variant_no_search_attributes import NoSearchAttributes
 from bench.variant_no_summaries import NoSummaries
+from bench.variant_no_webhooks import NoWebhooks
 from bench.variant_passthrough import Passthrough
 from workflows.mentorship import Mentorship
 
@@ -25,4 +27,6 @@ VARIANTS: dict[str, type[Mentorship]] = {
     "no-search-attributes": NoSearchAttributes,
     "no-summaries": NoSummaries,
     "no-places": NoPlaces,
+    "no-feedback": NoFeedback,
+    "no-webhooks": NoWebhooks,
 }
