@@ -1,8 +1,8 @@
 """Soak: a steady stream of mentorships for half an hour, the worker SIGKILLed every few minutes and the mail
 server stopped once. Nothing may be lost, stuck or failed, and the worker must not leak.
 
-    make soak                                                               # 30 minutes, the defaults (~35 min)
-    .venv/bin/python -m bench.soak --minutes 3 --kill-every 1 --no-write   # a smoke run (~6 min)
+    make soak                                                               # 30 minutes of load, the defaults (~36 min)
+    .venv/bin/python -m bench.soak --minutes 3 --kill-every 1 --no-write   # a smoke run (~5 min)
 
 Not a test (``make test`` never runs it); it prints its figures, writes the ``soak`` section of BENCHMARKS.md
 (unless ``--no-write``), prints a row for the README's Reliability table, and exits 1 if any email was lost, any
@@ -32,16 +32,19 @@ worker's cache. The scripts, in turn, each initiated by the mentor and by the me
 - ``expire``: nobody answers: two reminders (15 s apart), expiry at 40 s. 5 emails.
 - ``decline``: the invitee waits for the reminder, then declines. 4 emails.
 
-Actions go through ``mentorship_client`` (``invite``, ``act``, ``give_feedback``); an update waits for a worker
-by itself. A call that fails for want of one (a query while the worker is down, a call cut off) is tried again
-once the state shows it was not applied (so a check-in is never recorded twice); those retries are counted.
+Invitations and queries go through ``mentorship_client`` (``invite``, ``status``, ``feedback_status``); an
+update waits for a worker by itself. The actions are the updates ``mentorship_client.act`` and ``give_feedback``
+send (same names, same input models), each with an update id of its own: a call that fails for want of a worker
+(a query while it is down, a person's record too busy to answer one, a call cut off) is tried again, an update
+under the same id, so that the server applies it once (``act`` takes no id: a check-in it sent again after a
+timeout could be recorded twice). Those retries are counted in the report.
 Each script then waits for its workflows' results and checks them (stage, emails sent, no failure; its
 Feedback workflow closed with the summary sent).
 
 **The faults.** Every ``--kill-every`` minutes (4) the worker's process group is SIGKILLed and a new worker
-started at once; once, at 40 % of the run, the mail server is stopped for ``--mail-down`` seconds (60) and
-started again on the same port. The last stretch of the run (a third of it, at least ``--kill-every``) has no
-kill: see memory, below.
+started at once; once, at 40 % of the run (half a kill interval later if a kill falls within a minute of it),
+the mail server is stopped for ``--mail-down`` seconds (60) and started again on the same port. The last
+stretch of the run (a third of it, at least ``--kill-every``) has no kill: see memory, below.
 
 **Emails.** Each script's emails are known once it is invited: ``(mentorship key, step, recipient role)``, read
 from each message's ``Message-ID`` (``<{mentorship key}.{step}.{role}@...>``; the key, not the workflow id,
@@ -193,6 +196,7 @@ class Story:
     pair: tuple[int, int]
     key: str | None = None
     step: str = "not started"
+    updates: int = 0
     done: bool = False
     problem: str | None = None
     started_at: float = 0.0
@@ -378,46 +382,54 @@ class Soak:
     async def status(self, story: Story) -> MentorshipStatus:
         return await self.retried(lambda: mentorship_client.status(self.client, story.workflow_id), "status")
 
-    async def act(
-        self, story: Story, action: str, payload: BaseModel, done: Callable[[MentorshipStatus], bool]
+    async def update(
+        self, story: Story, workflow_id: str, name: str, payload: BaseModel, done: Callable[[], Awaitable[bool]]
     ) -> None:
-        """An action as an update (``mentorship_client.act``); after a transient failure, tried again only if
-        the status shows it was not applied."""
-        story.step = action
+        """One action, as the update ``mentorship_client.act`` (or ``give_feedback``) sends, with an update id of
+        its own: after a transient failure it is tried again under the same id, which the server applies once
+        (``act`` takes no id, so an update it sent again after a timeout could be applied twice). A try that finds
+        the workflow closed asks ``done`` whether the first one was applied before it closed."""
+        story.updates += 1
+        update_id = f"soak-{story.number}-{story.updates}-{name}"
+        handle = self.client.get_workflow_handle(workflow_id)
+        tried = False
         while True:
             try:
                 async with asyncio.timeout(ATTEMPT_SECONDS):
-                    await mentorship_client.act(self.client, story.workflow_id, action, payload)
+                    await handle.execute_update(name, payload, id=update_id)
                 return
             except (RPCError, TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as err:
                 reason = transient(err)
                 if reason is None:
+                    if tried and isinstance(err, RPCError) and err.status == RPCStatusCode.NOT_FOUND and await done():
+                        return
                     raise
-                self.retries[f"{action}: {reason}"] += 1
-            if done(await self.status(story)):
-                return
+                self.retries[f"{name}: {reason}"] += 1
+            tried = True
             await asyncio.sleep(1)
+
+    async def act(
+        self, story: Story, action: str, payload: BaseModel, done: Callable[[MentorshipStatus], bool]
+    ) -> None:
+        story.step = action
+
+        async def applied() -> bool:
+            return done(await self.status(story))
+
+        await self.update(story, story.workflow_id, action, payload, applied)
 
     async def feedback(self, story: Story, feedback_id: str, role: Role) -> None:
         person = story.invitation.person(role)
         given = FeedbackInput(by=person.id, rating=4 if role is Role.MENTOR else 5, would_continue=True)
         story.step = f"feedback by the {role}"
-        while True:
-            try:
-                async with asyncio.timeout(ATTEMPT_SECONDS):
-                    await mentorship_client.give_feedback(self.client, feedback_id, given)
-                return
-            except (RPCError, TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as err:
-                reason = transient(err)
-                if reason is None:
-                    raise
-                self.retries[f"feedback: {reason}"] += 1
+
+        async def applied() -> bool:
             current = await self.retried(
                 lambda: mentorship_client.feedback_status(self.client, feedback_id), "feedback status"
             )
-            if current.answered(role):
-                return
-            await asyncio.sleep(1)
+            return current.answered(role)
+
+        await self.update(story, feedback_id, "feedback", given, applied)
 
     # One script ------------------------------------------------------------------------------------------------
 
