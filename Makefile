@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test test-unit lint typecheck check worker demo bench histories replay schemas catalogs clean
+.PHONY: dev test test-unit lint typecheck check worker demo bench soak histories replay schemas catalogs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,12 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.lifecycle -n 400 --experiment $(BENCH_EXPERIMENTS)
 	$(BIN)/python -m bench.lifecycle -n 400 --section experiments-email --experiment Mentorship,floor,Mentorship+before,floor+before
 	$(BIN)/python -m bench.scale --max-cached-workflows 1000 250
+
+# A 30-minute soak (about 36 with start-up and drain; not part of `make test` or `make bench`): a steady rate of new
+# mentorships, the worker SIGKILLed every 4 minutes, the mail server down once. Fails if an email is lost, a
+# mentorship is stuck, off its script or failed, or the worker's RSS grew more than 10 % (bench/README.md).
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak
 
 # Regenerate the published JSON Schemas (schemas/) after a change to the contract's models; a unit test checks them.
 schemas: $(STAMP)
