@@ -261,8 +261,9 @@ With a webhook endpoint taking every event:
 
 {table(("", *(f"{n:,}" for n in SCALES)), hooked_rows)}
 
-How to read it: the cluster's load is set by state transitions at the peak (a few hundred per second at a million:
-a modest cluster; Temporal's guidance sizes history shards and database IOPS from that rate). History storage
+How to read it: the cluster's load is set by state transitions at the peak ({columns[SCALES[-1]][TRANSITIONS_ROW]}
+per second at a million, {hooked_columns[SCALES[-1]][TRANSITIONS_ROW]} with webhooks: a modest cluster; Temporal's
+guidance sizes history shards and database IOPS from that rate). History storage
 grows by a year's bytes per open mentorship per year until a run continues as new (section 2: at about 4,100
 events, some 0.8 MiB, after six years); closed runs stay for the namespace's retention
 ({model.retention_days} days assumed), then go. Workers are bound by replays, not by memory: at scale almost every
