@@ -23,6 +23,7 @@ workflow class; the actions and their input models come from the action table (`
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -63,6 +64,8 @@ from workflows.events import (
     endpoint_workflow_id,
 )
 from workflows.rules import Refused
+
+logger = logging.getLogger(__name__)
 
 
 def summary_for(invitation: Invitation) -> str:
@@ -127,6 +130,26 @@ async def invite(
     return await status(client, answer.workflow_id)
 
 
+# A record too busy to answer a query now (its workflow's query buffer is full under load) or a server that did not
+# answer in time: the early check is skipped for that person, and their acceptance still checks, atomically.
+_EARLY_CHECK_SKIPPED_ON = (
+    RPCStatusCode.RESOURCE_EXHAUSTED,
+    RPCStatusCode.UNAVAILABLE,
+    RPCStatusCode.DEADLINE_EXCEEDED,
+)
+
+
+async def _record_if_answered(client: Client, person_id: str) -> PersonStatus | None:
+    """A person's record for the early check; None when they have none, or when it could not answer now."""
+    try:
+        return await person_status(client, person_id)
+    except RPCError as err:
+        if err.status not in _EARLY_CHECK_SKIPPED_ON:
+            raise
+        logger.warning("No early check of %s's free places: their record did not answer (%s)", person_id, err)
+        return None
+
+
 class NoFreePlace(ValueError):
     """An invitation refused before anything starts: the inviter or the invitee has no free place now."""
 
@@ -139,7 +162,7 @@ async def refuse_without_free_places(client: Client, invitation: Invitation) -> 
     reasons: list[str] = []
     roles = (Role.MENTOR, Role.MENTEE)
     # Both records at once: each query is a worker task.
-    records = await asyncio.gather(*(person_status(client, invitation.person(role).id) for role in roles))
+    records = await asyncio.gather(*(_record_if_answered(client, invitation.person(role).id) for role in roles))
     for role, record in zip(roles, records, strict=True):
         person = invitation.person(role)
         if record is None:
