@@ -52,7 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.lifecycle --limits -n 250 --warmup 25
 	$(BIN)/python -m bench.lifecycle -n 250 --warmup 25 --experiment $(BENCH_EXPERIMENTS)
 	$(BIN)/python -m bench.lifecycle -n 400 --section experiments-email --experiment Mentorship,floor,Mentorship+before,floor+before
-	$(BIN)/python -m bench.scale
+	$(BIN)/python -m bench.scale --concurrency 30 --window 300
 
 bench-50k: $(STAMP)
 	$(BIN)/python -m bench.scale -n 50000 --section scale-50k --concurrency 40 --window 400
