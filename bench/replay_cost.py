@@ -90,13 +90,15 @@ async def record(directory: Path) -> dict[str, Path]:
                 await lifecycle.drive(kind, client, queue, uuid.uuid4().hex[:6], 1, 1, out)
             history = await client.get_workflow_handle(out.workflow_ids[0]).fetch_history()
             files[kind] = directory / f"{kind}.json"
-            files[kind].write_text(history.to_json())
+            # With its workflow id: the Mentorship's Feedback workflow's id is made from it.
+            files[kind].write_text(json.dumps({"workflowId": history.workflow_id, **json.loads(history.to_json())}))
     return files
 
 
 async def replay(kind: str, history_json: str, k: int) -> float:
     """CPU seconds per replay, in this process (after one unmeasured replay)."""
-    history = WorkflowHistory.from_json("bench", history_json)
+    data = json.loads(history_json)
+    history = WorkflowHistory.from_json(data["workflowId"], data)
     replayer = Replayer(
         workflows=[workflow_class(kind)],
         workflow_runner=deployed.WORKFLOW_RUNNER,
