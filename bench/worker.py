@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.worker", description=__doc__)
     parser.add_argument("--workflow", choices=("mentorship", "floor"), required=True)
     parser.add_argument("--variant", choices=sorted(VARIANTS), help="an experimental Mentorship (bench/variants.py)")
-    parser.add_argument("--max-cached-workflows", type=int, help="the SDK default is 1000 (worker.py keeps it)")
+    parser.add_argument("--max-cached-workflows", type=int, help="worker.py's: WORKER_MAX_CACHED_WORKFLOWS (500)")
     parser.add_argument(
         "--mailer", choices=sorted(MAILERS), help="an experimental email activity (bench/email_experiments.py)"
     )
