@@ -198,10 +198,7 @@ class Mentorship:
                     self._on_due(still_due)
         await workflow.wait_condition(lambda: self._sending == 0 and workflow.all_handlers_finished())
         # The pair may start again at once: events still being retried go on in a workflow of their own.
-        await self._webhooks.finish(
-            f"webhooks-{mentorship_key(self.state.workflow_id, self.state.invited_at)}",
-            summarize=self.summarizes_commands,
-        )
+        await self._webhooks.finish(f"webhooks-{mentorship_key(self.state.workflow_id, self.state.invited_at)}")
         self._publish()
         return self.status()
 

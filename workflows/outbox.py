@@ -27,9 +27,10 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 
-from workflows import metrics
+import workflows.delivery as delivery
+import workflows.metrics as metrics
 from workflows.contract import WebhookStats
 from workflows.events import (
     COUNT_WEBHOOK_SUBSCRIBERS,
@@ -102,8 +103,7 @@ class EventOutbox:
                         ", ".join(item.url for item in report.disabled),
                     )
             except ActivityError as err:
-                cause = err.cause
-                reason = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+                reason = delivery.failure_reason(err)
                 self.stats.given_up += 1
                 self.stats.last_failure = f"{event.id} ({event.type.value}): {reason}"[:500]
                 metrics.WEBHOOK_EVENTS_GIVEN_UP.add(workflow.metric_meter(), {"event": event.type.value})
@@ -130,7 +130,7 @@ class EventOutbox:
         if self._on_change is not None:
             self._on_change()
 
-    async def finish(self, outbox_id: str, *, summarize: bool = True) -> None:
+    async def finish(self, outbox_id: str) -> None:
         """Before the workflow ends: wait a little for the deliveries under way, then hand what is left to a
         WebhookOutbox workflow (``outbox_id``, e.g. ``webhooks-{mentorship key}``) that outlives this one."""
         if not self._queue:
@@ -145,21 +145,21 @@ class EventOutbox:
         left = list(self._queue)
         self._queue.clear()
         try:
-            await self._start_outbox(outbox_id, left, summarize)
+            await self._start_outbox(outbox_id, left)
         except WorkflowAlreadyStartedError:
             # One of the same id still delivering (a mentorship of the same pair, invited within the same second):
             # this run's id tells them apart.
             outbox_id = f"{outbox_id}-{workflow.info().run_id}"
-            await self._start_outbox(outbox_id, left, summarize)
+            await self._start_outbox(outbox_id, left)
         self.stats.pending = 0
         self.stats.handed_over_to = outbox_id
 
-    async def _start_outbox(self, outbox_id: str, events: list[MentorshipEvent], summarize: bool) -> None:
+    async def _start_outbox(self, outbox_id: str, events: list[MentorshipEvent]) -> None:
         await workflow.start_child_workflow(
             WEBHOOK_OUTBOX_WORKFLOW_TYPE,
             WebhookOutboxInput(events=events),
             id=outbox_id,
             task_queue=workflow.info().task_queue,
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-            static_summary=f"Webhooks still owed by {workflow.info().workflow_id}" if summarize else None,
+            static_summary=f"Webhooks still owed by {workflow.info().workflow_id}" if self.summarize else None,
         )
