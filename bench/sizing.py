@@ -238,6 +238,8 @@ def section(years: list[Year], model: Model) -> str:
     hooked_rows = [
         (name, *(hooked_columns[n][name] for n in SCALES)) for name in (TRANSITIONS_ROW, STORAGE_ROW, WORKER_CPU_ROW)
     ]
+    peak_million = columns[SCALES[-1]][TRANSITIONS_ROW]
+    peak_million_hooked = hooked_columns[SCALES[-1]][TRANSITIONS_ROW]
     return f"""## 9. Sizing a deployment (`python -m bench.sizing`)
 
 {now_text()}; {machine()}.
@@ -261,9 +263,9 @@ With a webhook endpoint taking every event:
 
 {table(("", *(f"{n:,}" for n in SCALES)), hooked_rows)}
 
-How to read it: the cluster's load is set by state transitions at the peak ({columns[SCALES[-1]][TRANSITIONS_ROW]}
-per second at a million, {hooked_columns[SCALES[-1]][TRANSITIONS_ROW]} with webhooks: a modest cluster; Temporal's
-guidance sizes history shards and database IOPS from that rate). History storage
+How to read it: the cluster's load is set by state transitions at the peak (at a million, per second at the peak
+and, in brackets, on the day's average: {peak_million}; {peak_million_hooked} with webhooks: a modest
+cluster; Temporal's guidance sizes history shards and database IOPS from that rate). History storage
 grows by a year's bytes per open mentorship per year until a run continues as new (section 2: at about 4,100
 events, some 0.8 MiB, after six years); closed runs stay for the namespace's retention
 ({model.retention_days} days assumed), then go. Workers are bound by replays, not by memory: at scale almost every
