@@ -63,7 +63,8 @@ async def send(
 
 
 def failure_reason(err: ActivityError) -> str:
-    """Why a send was given up on, as the email activity said it (activities/mailer.py)."""
+    """Why an activity was given up on, as it said it: an email (activities/mailer.py) or a webhook delivery
+    (activities/webhooks.py)."""
     cause = err.cause
     return cause.message if isinstance(cause, ApplicationError) else str(cause or err)
 
